@@ -1,0 +1,196 @@
+"""Save and load models without pickle: arrays in ``.npz``, architecture as JSON.
+
+A checkpoint is one ``.npz`` archive holding
+
+- ``param:<name>`` and ``buffer:<name>`` arrays (parameters and running statistics),
+- optionally ``optim:<name>`` arrays (optimizer state, to resume training),
+- ``__trainlab__``: UTF-8 JSON (as uint8 bytes) with the format version, the
+  architecture (``layer_to_spec``), the array names and a SHA-256 of every
+  array's bytes, and the user's metadata.
+
+It is read with ``allow_pickle=False``, so loading never runs code. Writing
+goes to a temporary file in the same folder, is flushed to disk, then
+atomically renamed over the target: a crash mid-write leaves any existing
+checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trainlab.errors import CheckpointError, ShapeError
+from trainlab.layers.base import Layer, layer_from_spec, layer_to_spec
+
+FORMAT = "trainlab-checkpoint"
+VERSION = 1
+_META_KEY = "__trainlab__"
+
+
+def _digest(a: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(str(a.dtype).encode() + str(a.shape).encode())
+    h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def atomic_write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to ``path`` as .npz via a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def save(model: Layer, path: str | os.PathLike, *, optimizer=None,
+         metadata: dict[str, Any] | None = None) -> Path:
+    """Save ``model`` (and optionally ``optimizer``'s state) to ``path``.
+
+    Parameters
+    ----------
+    model : Layer
+        Any trainlab layer or container whose layers are registered types.
+    path : str or Path
+        Conventionally ending in ``.npz`` (added when missing).
+    optimizer : trainlab.optim.Optimizer, optional
+        Its ``state_dict()`` is stored so training can resume exactly.
+    metadata : dict, optional
+        JSON values (epoch, accuracy, config, seed, ...), returned by :func:`load_checkpoint`.
+
+    Returns
+    -------
+    Path of the written file.
+    """
+    path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    arrays: dict[str, np.ndarray] = {}
+    for name, p in model.named_parameters():
+        arrays[f"param:{name}"] = np.asarray(p.data)
+    for name, b in model.named_buffers():
+        arrays[f"buffer:{name}"] = np.asarray(b)
+    if optimizer is not None:
+        for name, a in optimizer.state_dict().items():
+            arrays[f"optim:{name}"] = np.asarray(a)
+    try:
+        meta_json = json.dumps({
+            "format": FORMAT,
+            "version": VERSION,
+            "architecture": layer_to_spec(model),
+            "optimizer": type(optimizer).__name__ if optimizer is not None else None,
+            "arrays": {k: _digest(v) for k, v in arrays.items()},
+            "metadata": metadata or {},
+        })
+    except TypeError as e:
+        raise CheckpointError(f"metadata and layer configs must be JSON values: {e}") from None
+    arrays[_META_KEY] = np.frombuffer(meta_json.encode("utf-8"), dtype=np.uint8)
+    return atomic_write_npz(path, arrays)
+
+
+def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            names = list(archive.files)
+            if _META_KEY not in names:
+                raise CheckpointError(f"{path}: an .npz archive but not a trainlab checkpoint (no {_META_KEY} entry)")
+            arrays = {name: archive[name] for name in names}
+    except CheckpointError:
+        raise
+    except ValueError as e:
+        if "pickle" in str(e).lower():
+            raise CheckpointError(f"{path}: holds pickled objects, which trainlab never loads") from None
+        raise CheckpointError(f"{path}: not a trainlab checkpoint ({e})") from None
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, KeyError) as e:
+        raise CheckpointError(f"{path}: damaged or truncated checkpoint ({type(e).__name__}: {e})") from None
+    try:
+        meta = json.loads(arrays.pop(_META_KEY).tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: checkpoint header is not valid JSON ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a trainlab checkpoint (format {meta.get('format') if isinstance(meta, dict) else meta!r})")
+    if meta.get("version", 0) > VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {meta['version']} is newer than this trainlab reads ({VERSION})")
+    digests = meta.get("arrays", {})
+    if set(digests) != set(arrays):
+        raise CheckpointError(f"{path}: damaged checkpoint: arrays {sorted(set(digests) ^ set(arrays))} "
+                              "are listed in the header but missing, or present but not listed")
+    for name, a in arrays.items():
+        if _digest(a) != digests[name]:
+            raise CheckpointError(f"{path}: damaged checkpoint: array {name!r} fails its checksum")
+    return meta, arrays
+
+
+def load_checkpoint(path: str | os.PathLike, model: Layer | None = None, *, optimizer=None) -> tuple[Layer, dict[str, Any]]:
+    """Load a checkpoint; returns ``(model, metadata)``.
+
+    When ``model`` is given its architecture must match the file's and the
+    arrays are loaded into it; otherwise the model is rebuilt from the stored
+    architecture. When ``optimizer`` is given (built over the model's
+    parameters) its state is restored too.
+    """
+    path = Path(path)
+    meta, arrays = _read(path)
+    spec = meta["architecture"]
+    if model is None:
+        try:
+            model = layer_from_spec(spec)
+        except Exception as e:
+            raise CheckpointError(f"{path}: cannot rebuild architecture {spec.get('type')!r}: {e}") from None
+    else:
+        mine = layer_to_spec(model)
+        if _comparable(mine) != _comparable(spec):
+            raise CheckpointError(
+                f"{path}: checkpoint holds a different architecture than the model given:\n"
+                f"  file:  {_summary(spec)}\n  model: {_summary(mine)}")
+    state = {k.split(":", 1)[1]: v for k, v in arrays.items() if k.startswith(("param:", "buffer:"))}
+    try:
+        model.load_state_dict(state)
+    except ShapeError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    if optimizer is not None:
+        opt_state = {k.split(":", 1)[1]: v for k, v in arrays.items() if k.startswith("optim:")}
+        if not opt_state:
+            raise CheckpointError(f"{path}: holds no optimizer state")
+        optimizer.load_state_dict(opt_state)
+    return model, meta.get("metadata", {})
+
+
+def load(path: str | os.PathLike, model: Layer | None = None) -> Layer:
+    """Load a model saved by :func:`save` (see :func:`load_checkpoint` for metadata and optimizer state)."""
+    return load_checkpoint(path, model)[0]
+
+
+def _comparable(spec: Any) -> Any:
+    """Architecture without fields that do not change the arrays (seed, initialiser)."""
+    if isinstance(spec, dict):
+        return {k: _comparable(v) for k, v in spec.items() if k not in ("seed", "weight_init")}
+    if isinstance(spec, list):
+        return [_comparable(v) for v in spec]
+    return spec
+
+
+def _summary(spec: dict[str, Any]) -> str:
+    text = json.dumps(_comparable(spec), sort_keys=True)
+    return text if len(text) < 300 else text[:297] + "..."

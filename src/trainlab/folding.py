@@ -1,0 +1,92 @@
+"""Fold batch normalisation into the layer before it, for inference.
+
+In eval mode BatchNorm is an affine map per feature, y = x * s + c with
+s = gamma / sqrt(running_var + eps) and c = beta - running_mean * s. When it
+follows a Linear layer (x W + b), the pair is one Linear layer:
+
+    W' = W * s            (each output column scaled)
+    b' = (b - mean) * s + beta
+
+so inference skips the BatchNorm pass entirely. Convolutions fold the same
+way per output channel; their rule registers itself in :data:`FOLD_RULES`.
+
+Reference: Jacob et al., 2018 (sec. 3.2), and common practice in inference engines.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import numpy as np
+
+from trainlab.layers.base import Layer, Sequential
+from trainlab.layers.batchnorm import BatchNorm1d, _BatchNorm
+from trainlab.layers.linear import Linear
+
+#: (type of the layer before, type of the BatchNorm) -> function(layer, bn) -> folded layer
+FOLD_RULES: dict[tuple[type, type], Callable[[Layer, _BatchNorm], Layer]] = {}
+
+
+def fold_rule(before: type, bn: type):
+    """Decorator registering how a BatchNorm of type ``bn`` folds into a layer of type ``before``."""
+
+    def decorate(fn):
+        FOLD_RULES[(before, bn)] = fn
+        return fn
+
+    return decorate
+
+
+@fold_rule(Linear, BatchNorm1d)
+def fold_linear_batchnorm(linear: Linear, bn: BatchNorm1d) -> Linear:
+    """A Linear equal to ``bn(linear(x))`` in eval mode."""
+    if bn.per_activation and bn.num_features != linear.out_features:
+        raise ValueError(f"{bn.describe()} does not match {linear.describe()}")
+    scale, shift = bn.scale_and_shift()  # float64, (out,)
+    folded = copy.deepcopy(linear)
+    dt = linear.weight.data.dtype
+    W = linear.weight.data.astype(np.float64) * scale  # (in, out) * (out,)
+    b = linear.bias.data.astype(np.float64) if linear.bias is not None else 0.0
+    if folded.bias is None:
+        folded.bias = folded.add_parameter("bias", np.zeros(linear.out_features, dt), decay=False)
+    folded.weight.data = W.astype(dt)
+    folded.bias.data = (b * scale + shift).astype(dt)
+    return folded
+
+
+def _foldable(before: Layer, after: Layer):
+    for (before_type, bn_type), rule in FOLD_RULES.items():
+        if type(before) is before_type and type(after) is bn_type:
+            return rule
+    return None
+
+
+def fold_batchnorm(model: Layer) -> Layer:
+    """Return an inference copy of ``model`` with each foldable BatchNorm merged into the layer before it.
+
+    The copy's eval-mode output equals the original's eval-mode output to
+    float rounding; the original is not modified. Only Sequential containers
+    (at any depth) are rewritten; a BatchNorm that does not directly follow a
+    foldable layer stays as it is. The result is meant for inference: do not
+    train it (the BatchNorms it lost no longer normalise).
+    """
+    model = copy.deepcopy(model)
+    return _fold(model)
+
+
+def _fold(layer: Layer) -> Layer:
+    if isinstance(layer, Sequential):
+        children = [_fold(child) for child in layer.layers]
+        out: list[Layer] = []
+        for child in children:
+            rule = _foldable(out[-1], child) if out else None
+            if rule is not None:
+                out[-1] = rule(out[-1], child)
+            else:
+                out.append(child)
+        folded = Sequential(*out)
+        return folded
+    for name, child in list(layer.children()):
+        layer._children[name] = _fold(child)
+    return layer

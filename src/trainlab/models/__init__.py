@@ -1,0 +1,5 @@
+"""Ready-made networks built from trainlab's layers."""
+
+from trainlab.models.mlp import MultiLayerNet
+
+__all__ = ["MultiLayerNet"]

@@ -1,0 +1,331 @@
+"""Mini-batch training: the loop, evaluation, history, callbacks and the NaN guard.
+
+``Trainer(model, optimizer).fit(x, t)`` runs the book's training loop
+(ch. 4.5 and ``common/trainer.py``): shuffle with a seed, forward, loss,
+backward, update; evaluate at the end of every epoch; keep the loss of every
+iteration and the metrics of every epoch. Callbacks see each step, so
+experiments can record activations and gradient norms without their own loop.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from trainlab.errors import ConfigError, NonFiniteError, ShapeError
+from trainlab.layers.base import Layer, Sequential
+from trainlab.layers.losses import CrossEntropyLoss, Loss
+from trainlab.regularization import add_l2_gradient, l2_penalty
+
+
+@dataclass
+class History:
+    """What a run measured.
+
+    ``iterations`` and ``loss`` hold one entry per update (the training batch
+    loss, penalty included). ``epochs`` holds one dict per evaluation with
+    ``epoch``, ``iteration`` and ``<set>_loss`` / ``<set>_acc`` for each
+    evaluated set ('train', 'val', 'test', ...).
+    """
+
+    iterations: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    epochs: list[dict[str, float]] = field(default_factory=list)
+
+    def series(self, key: str) -> list[float]:
+        """One metric over the evaluations, e.g. ``history.series('test_acc')``."""
+        return [record[key] for record in self.epochs if key in record]
+
+    def last(self, key: str) -> float:
+        values = self.series(key)
+        if not values:
+            raise KeyError(f"history has no {key!r}; recorded: {sorted(self.epochs[-1]) if self.epochs else []}")
+        return values[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Callback:
+    """Hooks into :meth:`Trainer.fit`; override the ones you need."""
+
+    def on_train_begin(self, trainer: "Trainer") -> None: ...
+
+    def on_backward(self, trainer: "Trainer", step: int) -> None:
+        """Gradients are in the parameters, the update has not happened yet."""
+
+    def on_step_end(self, trainer: "Trainer", step: int, loss: float) -> None: ...
+
+    def on_epoch_end(self, trainer: "Trainer", epoch: int, record: dict[str, float]) -> None: ...
+
+    def on_train_end(self, trainer: "Trainer") -> None: ...
+
+
+class GradientNormRecorder(Callback):
+    """Record the L2 norm of every parameter's gradient every ``every`` steps.
+
+    ``norms[name]`` is a list over recorded steps; ``steps`` lists those steps.
+    """
+
+    def __init__(self, every: int = 1) -> None:
+        self.every = int(every)
+        self.steps: list[int] = []
+        self.norms: dict[str, list[float]] = {}
+
+    def on_backward(self, trainer, step):
+        if step % self.every:
+            return
+        self.steps.append(step)
+        for name, p in trainer.model.named_parameters():
+            if p.grad is not None:
+                self.norms.setdefault(name, []).append(float(np.sqrt((p.grad * p.grad).sum())))
+
+
+class ActivationRecorder(Callback):
+    """Keep each layer's output of the training batch at the given steps (default: the first).
+
+    Needs a :class:`Sequential` model (its forward hooks). ``activations[step][path]`` is a copy.
+    """
+
+    def __init__(self, steps: Iterable[int] = (0,)) -> None:
+        self.wanted = set(int(s) for s in steps)
+        self.activations: dict[int, dict[str, np.ndarray]] = {}
+        self._step = 0
+
+    def on_train_begin(self, trainer):
+        if not isinstance(trainer.model, Sequential):
+            raise TypeError("ActivationRecorder needs a Sequential model")
+        trainer.model.forward_hooks.append(self._hook)
+
+    def _hook(self, path, layer, out):
+        if self._step in self.wanted:
+            self.activations.setdefault(self._step, {})[path] = np.array(out, copy=True)
+
+    def on_step_end(self, trainer, step, loss):
+        self._step = step + 1
+
+    def on_train_end(self, trainer):
+        trainer.model.forward_hooks.remove(self._hook)
+
+
+def check_finite_array(x, what: str) -> None:
+    if not np.isfinite(x).all():
+        bad = int(np.size(x) - np.isfinite(x).sum())
+        raise NonFiniteError(f"{what} contains {bad} NaN or infinite value(s)")
+
+
+def find_first_nonfinite(model: Layer, x, *, train: bool = True) -> str | None:
+    """Run ``x`` through a copy of ``model`` and name the first leaf layer whose output is not finite."""
+    probe = copy.deepcopy(model)
+    found: list[str] = []
+
+    def watch(layer):
+        original = layer.forward
+
+        def forward(inp, *, train):
+            out = original(inp, train=train)
+            if not found and not np.isfinite(out).all():
+                params = [n for n, p in layer.named_parameters() if not np.isfinite(p.data).all()]
+                note = f" (its parameters {', '.join(params)} are not finite)" if params else ""
+                found.append(f"{layer.describe()}{note}")
+            return out
+
+        layer.forward = forward
+
+    for layer in probe.modules():
+        if not layer._children:
+            watch(layer)
+    with np.errstate(all="ignore"):
+        try:
+            probe.forward(x, train=train)
+        except Exception:  # the diagnosis must not hide the original error
+            pass
+    return found[0] if found else None
+
+
+def evaluate(model: Layer, x, t, loss_fn: Loss | None = None, batch_size: int = 1000) -> dict[str, float]:
+    """Loss and accuracy of ``model`` in eval mode over (x, t), in batches.
+
+    Accuracy is reported when the targets are class indices or one-hot rows.
+    """
+    loss_fn = CrossEntropyLoss() if loss_fn is None else loss_fn
+    n = x.shape[0]
+    if n == 0:
+        return {}
+    total_loss, correct = 0.0, 0
+    classify = isinstance(loss_fn, CrossEntropyLoss)
+    for start in range(0, n, batch_size):
+        xb, tb = x[start:start + batch_size], t[start:start + batch_size]
+        scores = model.forward(xb, train=False)
+        total_loss += loss_fn.forward(scores, tb) * xb.shape[0]
+        if classify:
+            labels = tb.argmax(axis=1) if tb.ndim == 2 else tb
+            correct += int((scores.argmax(axis=1) == labels).sum())
+    out = {"loss": total_loss / n}
+    if classify:
+        out["acc"] = correct / n
+    return out
+
+
+class Trainer:
+    """Train ``model`` with ``optimizer`` on mini-batches.
+
+    Parameters
+    ----------
+    model : Layer
+        Returns scores from ``forward(x, train=True)``.
+    optimizer : trainlab.optim.Optimizer
+        Built over ``model.parameters()``.
+    loss_fn : Loss, default CrossEntropyLoss()
+    batch_size : int, default 100
+    epochs, iterations : int
+        Length of training; give one. With ``iterations`` the last epoch may be partial.
+    seed : int, default 0
+        Shuffling seed (each epoch a new permutation).
+    eval_sets : mapping name -> (x, t), optional
+        Evaluated at the end of every epoch (e.g. ``{'val': ..., 'test': ...}``).
+    eval_train : bool or int, default True
+        Also evaluate on the training set; an int evaluates the first that many samples (faster).
+    weight_decay : float, optional
+        L2 penalty added to the loss and gradients; defaults to ``model.weight_decay`` if present.
+    augment : callable (x, rng) -> x, optional
+        Applied to each training batch.
+    callbacks : iterable of Callback
+    progress : bool, default True
+        A tqdm progress bar (when tqdm is installed); turn it off in scripts and tests.
+    eval_batch_size : int, default 1000
+    """
+
+    def __init__(self, model: Layer, optimizer, *, loss_fn: Loss | None = None, batch_size: int = 100,
+                 epochs: int | None = None, iterations: int | None = None, seed: int = 0,
+                 eval_sets: Mapping[str, tuple] | None = None, eval_train: bool | int = True,
+                 weight_decay: float | None = None, augment=None, callbacks: Iterable[Callback] = (),
+                 progress: bool = True, eval_batch_size: int = 1000) -> None:
+        if (epochs is None) == (iterations is None):
+            raise ConfigError("give exactly one of epochs or iterations")
+        length = epochs if epochs is not None else iterations
+        if int(length) <= 0:
+            raise ConfigError(f"epochs/iterations must be positive, got {length}")
+        if int(batch_size) <= 0:
+            raise ConfigError(f"batch_size must be positive, got {batch_size}")
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = CrossEntropyLoss() if loss_fn is None else loss_fn
+        self.batch_size = int(batch_size)
+        self.epochs = None if epochs is None else int(epochs)
+        self.iterations = None if iterations is None else int(iterations)
+        self.seed = seed
+        self.eval_sets = dict(eval_sets or {})
+        self.eval_train = eval_train
+        self.weight_decay = float(getattr(model, "weight_decay", 0.0) if weight_decay is None else weight_decay)
+        self.augment = augment
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.eval_batch_size = int(eval_batch_size)
+        self.history = History()
+        self._train_data = (None, None)
+        self.step = 0
+        self.epoch = 0
+
+    def _check_data(self, x, t, name: str) -> None:
+        if x.shape[0] != len(t):
+            raise ShapeError(f"{name}: {x.shape[0]} samples but {len(t)} labels")
+        if x.shape[0] == 0:
+            raise ShapeError(f"{name}: no samples")
+        check_finite_array(x, f"{name} input")
+
+    def fit(self, x, t) -> History:
+        """Train on (x, t); returns the :class:`History` (also kept as ``self.history``)."""
+        from trainlab.data.batching import BatchIterator  # data depends on nothing here; avoid a cycle
+
+        self._check_data(x, t, "training data")
+        self._train_data = (x, t)
+        for name, (xe, te) in self.eval_sets.items():
+            self._check_data(xe, te, f"{name} data")
+        batches = BatchIterator(x, t, self.batch_size, shuffle=True, seed=self.seed,
+                                augment=self.augment, dtype=x.dtype)
+        per_epoch = len(batches)
+        total = self.iterations if self.iterations is not None else self.epochs * per_epoch
+        bar = _progress_bar(total, self.progress)
+        params = self.model.parameters()
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        try:
+            last_eval_step = -1
+            while self.step < total:
+                for xb, tb in batches:
+                    loss = self._train_step(xb, tb, params)
+                    if bar is not None:
+                        bar.update(1)
+                        if self.step % 10 == 0:
+                            bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                    if self.step >= total:
+                        break
+                self.epoch += 1
+                self._evaluate_now()
+                last_eval_step = self.step
+            if last_eval_step != self.step:
+                self._evaluate_now()
+        finally:
+            if bar is not None:
+                bar.close()
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        return self.history
+
+    def _train_step(self, xb, tb, params) -> float:
+        step = self.step
+        scores = self.model.forward(xb, train=True)
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = self.loss_fn.forward(scores, tb)
+        if self.weight_decay:
+            loss += l2_penalty(params, self.weight_decay)
+        if not math.isfinite(loss):
+            culprit = find_first_nonfinite(self.model, xb)
+            where = f"the first non-finite output came from {culprit}" if culprit else \
+                "every layer's output was finite, so the loss itself overflowed"
+            raise NonFiniteError(
+                f"loss is {loss} at step {step} (epoch {self.epoch}); {where}. "
+                f"Try a smaller learning rate (now {getattr(self.optimizer, 'lr', '?')}), "
+                f"gradient clipping, or BatchNorm.")
+        self.model.backward(self.loss_fn.backward())
+        if self.weight_decay:
+            add_l2_gradient(params, self.weight_decay)
+        for cb in self.callbacks:
+            cb.on_backward(self, step)
+        self.optimizer.step()
+        self.history.iterations.append(step)
+        self.history.loss.append(loss)
+        self.step = step + 1
+        for cb in self.callbacks:
+            cb.on_step_end(self, step, loss)
+        return loss
+
+    def _evaluate_now(self) -> None:
+        record: dict[str, float] = {"epoch": self.epoch, "iteration": self.step}
+        x, t = self._train_data
+        sets = dict(self.eval_sets)
+        if self.eval_train and x is not None:
+            n = x.shape[0] if self.eval_train is True else int(self.eval_train)
+            sets = {"train": (x[:n], t[:n]), **sets}
+        for name, (xe, te) in sets.items():
+            for key, value in evaluate(self.model, xe, te, self.loss_fn, self.eval_batch_size).items():
+                record[f"{name}_{key}"] = value
+        self.history.epochs.append(record)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, self.epoch, record)
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="step", file=sys.stderr, leave=False, dynamic_ncols=True)

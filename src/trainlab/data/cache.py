@@ -1,0 +1,189 @@
+"""The on-disk cache of fetched datasets: one verified ``.npz`` per dataset.
+
+A cache file holds the four uint8 arrays of a dataset and a ``__meta__``
+entry (a JSON string) with the SHA-256 of each array, the source it came from
+and when. Reading recomputes every hash, so a truncated, damaged or edited
+file is reported as damaged and never returned. Writing goes to a temporary
+file in the same folder, is flushed to disk, then renamed over the old file:
+a crash leaves either the old file or the new one, never half of one.
+Arrays are loaded with ``allow_pickle=False``: no code can run from a cache file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from trainlab.data.idx import idx_sha256
+from trainlab.errors import DataError
+
+CACHE_FORMAT = 1
+_META_KEY = "__meta__"
+
+
+def default_cache_dir() -> Path:
+    """The cache folder: ``$TRAINLAB_DATA``, else ``$XDG_CACHE_HOME/trainlab``, else ``~/.cache/trainlab``."""
+    env = os.environ.get("TRAINLAB_DATA")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+    return base / "trainlab"
+
+
+def cache_dir_or_default(cache_dir: str | os.PathLike | None) -> Path:
+    """``cache_dir`` as a Path, or :func:`default_cache_dir` when None."""
+    return default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
+
+
+def cache_path(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where dataset ``name`` (a canonical registry name) is cached."""
+    return cache_dir_or_default(cache_dir) / f"{name}.npz"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the rename itself durable on POSIX; not possible (nor needed) on Windows.
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_cache(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], *, dataset: str,
+                source: str, sha256: Mapping[str, str] | None = None) -> Path:
+    """Write arrays and their checksums atomically.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The ``.npz`` file to create or replace.
+    arrays : mapping of str to ndarray
+        The arrays (uint8 images (N, 28, 28), uint8 labels (N,) for the known sets).
+    dataset, source : str
+        Recorded in the metadata.
+    sha256 : mapping, optional
+        Already computed :func:`idx_sha256` of each array (recomputed if omitted).
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    hashes = dict(sha256) if sha256 is not None else {k: idx_sha256(a) for k, a in arrays.items()}
+    meta = {
+        "format": CACHE_FORMAT,
+        "dataset": dataset,
+        "source": source,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "sha256": {k: hashes[k] for k in arrays},
+        "shapes": {k: list(a.shape) for k, a in arrays.items()},
+    }
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        # mkstemp makes the file private (0600); a cache is as readable as any new file.
+        os.chmod(tmp, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, **{_META_KEY: np.array(json.dumps(meta))}, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def read_cache(path: str | os.PathLike, expected: Mapping[str, str] | None = None,
+               ) -> tuple[dict[str, np.ndarray], dict]:
+    """Read and verify a cache file.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The ``.npz`` file.
+    expected : mapping, optional
+        Pinned SHA-256 per array; when given, the file must hold exactly these
+        arrays with exactly these hashes.
+
+    Returns
+    -------
+    arrays : dict of str to ndarray
+    meta : dict
+        The stored metadata.
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no such file.
+    DataError
+        When the file is damaged or any checksum differs.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no cache file {path}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z[_META_KEY][()]))
+            if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
+                raise DataError(f"cache file {path} has an unknown format")
+            names = [n for n in z.files if n != _META_KEY]
+            arrays = {n: z[n] for n in names}
+    except DataError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"cache file {path} is damaged ({type(exc).__name__}: {exc})") from exc
+    stored = meta.get("sha256", {})
+    wanted = dict(expected) if expected is not None else stored
+    if set(arrays) != set(wanted):
+        raise DataError(f"cache file {path} holds {sorted(arrays)}, expected {sorted(wanted)}")
+    for key, array in arrays.items():
+        digest = idx_sha256(array)
+        if digest != stored.get(key) or digest != wanted[key]:
+            raise DataError(f"cache file {path}: {key} has SHA-256 {digest}, expected {wanted[key]}")
+    return arrays, meta
+
+
+def describe_cache(path: str | os.PathLike, expected: Mapping[str, str] | None = None) -> dict:
+    """Status of one cache file for ``trainlab data info``.
+
+    Returns
+    -------
+    dict
+        ``path``, ``exists``, ``bytes``, ``ok`` (checksums verified), ``problem``
+        (why not) and ``source``/``created`` from the metadata when readable.
+    """
+    path = Path(path)
+    status = {"path": str(path), "exists": path.is_file(), "bytes": 0, "ok": False,
+              "problem": "", "source": "", "created": ""}
+    if not status["exists"]:
+        status["problem"] = "not fetched"
+        return status
+    status["bytes"] = path.stat().st_size
+    try:
+        _, meta = read_cache(path, expected)
+    except DataError as exc:
+        status["problem"] = str(exc)
+        return status
+    status.update(ok=True, source=meta.get("source", ""), created=meta.get("created", ""))
+    return status

@@ -1,0 +1,41 @@
+# Two entry points: `make run` (set up, fetch data, run the main job) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+OUT ?= runs
+
+.PHONY: run test setup setup-test data bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(PIP) install -q -e '.[all]'
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install -q -e '.[all,test]'
+	touch $@
+
+setup: $(VENV)/.installed-run
+
+setup-test: $(VENV)/.installed-test
+
+data: setup
+	sh scripts/install-system-data.sh
+	$(BIN)/trainlab data fetch mnist
+	-$(BIN)/trainlab data fetch fashion-mnist
+
+run: data
+	$(BIN)/trainlab train --dataset mnist --epochs 5 --no-progress --out $(OUT)/mlp-mnist
+
+test: setup-test
+	sh scripts/install-system-data.sh
+	$(BIN)/python -m pytest -q -n 2
+
+bench: setup-test
+	$(BIN)/python benchmarks/bench_mlp.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build src/*.egg-info

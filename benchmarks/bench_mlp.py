@@ -1,0 +1,122 @@
+"""Training throughput of the book's optimizer-comparison network: trainlab vs PyTorch CPU.
+
+Network: 784-100-100-100-100-10, ReLU, He initialisation, Adam (lr 1e-3),
+batch 128, float32, softmax cross-entropy. Both frameworks train on the same
+batches in one run, in alternating rounds so that machine noise affects both;
+PyTorch runs with 2 threads. Prints samples/s for each and the ratio
+(trainlab / PyTorch; above 1 means trainlab is faster).
+
+    python benchmarks/bench_mlp.py [--steps 1000] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+from trainlab.models import MultiLayerNet
+from trainlab.optim import Adam
+from trainlab.training import Trainer
+
+SIZES = [100, 100, 100, 100]
+
+
+def load_images(n: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Real MNIST when it is cached, otherwise random images of the same shape (speed is the same)."""
+    try:
+        from trainlab.data import load_mnist
+
+        data = load_mnist(normalize=True, flatten=True, download=False)
+        return data.x_train[:n], data.t_train[:n], "MNIST"
+    except Exception:
+        rng = np.random.default_rng(0)
+        return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n), "random 28x28 images"
+
+
+def run_trainlab(x, t, steps: int, batch: int) -> float:
+    model = MultiLayerNet(784, SIZES, 10, activation="relu", weight_init="he", seed=0)
+    opt = Adam(model.parameters(), lr=1e-3)
+    trainer = Trainer(model, opt, batch_size=batch, iterations=steps, seed=0, eval_train=False, progress=False)
+    start = time.perf_counter()
+    trainer.fit(x, t)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def run_torch(x, t, steps: int, batch: int) -> float:
+    import torch
+
+    torch.manual_seed(0)
+    layers, sizes = [], [784, *SIZES]
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
+    layers.append(torch.nn.Linear(sizes[-1], 10))
+    model = torch.nn.Sequential(*layers)
+    for m in model:
+        if isinstance(m, torch.nn.Linear):
+            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            torch.nn.init.zeros_(m.bias)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt, tt = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
+    rng = np.random.default_rng(0)
+    per_epoch = len(x) // batch
+    start = time.perf_counter()
+    done = 0
+    while done < steps:
+        order = torch.from_numpy(rng.permutation(len(x)))
+        for i in range(per_epoch):
+            idx = order[i * batch:(i + 1) * batch]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xt[idx]), tt[idx])
+            loss.backward()
+            opt.step()
+            done += 1
+            if done == steps:
+                break
+    return steps * batch / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    x, t, source = load_images(20000)
+    try:
+        import torch
+
+        torch.set_num_threads(2)
+        have_torch = True
+    except ImportError:
+        have_torch = False
+    print(f"MLP 784-{'-'.join(map(str, SIZES))}-10, ReLU, He, Adam, batch {args.batch}, float32, "
+          f"{args.steps} steps x {args.rounds} rounds on {source}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; numpy {np.__version__}"
+          + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if have_torch else ""))
+    run_trainlab(x, t, 50, args.batch)  # warm-up
+    if have_torch:
+        run_torch(x, t, 50, args.batch)
+    ours, theirs = [], []
+    for _ in range(args.rounds):
+        ours.append(run_trainlab(x, t, args.steps, args.batch))
+        if have_torch:
+            theirs.append(run_torch(x, t, args.steps, args.batch))
+    best_ours = max(ours)
+    print(f"trainlab: {best_ours:10.0f} samples/s (best of {args.rounds}; all: "
+          f"{', '.join(f'{v:.0f}' for v in ours)})")
+    if have_torch:
+        best_theirs = max(theirs)
+        print(f"pytorch:  {best_theirs:10.0f} samples/s (best of {args.rounds}; all: "
+              f"{', '.join(f'{v:.0f}' for v in theirs)})")
+        print(f"ratio trainlab/pytorch: {best_ours / best_theirs:.2f}x")
+    else:
+        print("pytorch: not installed (pip install torch==2.13.0 to compare)")
+
+
+if __name__ == "__main__":
+    main()

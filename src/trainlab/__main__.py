@@ -1,0 +1,5 @@
+import sys
+
+from trainlab.cli import main
+
+sys.exit(main())

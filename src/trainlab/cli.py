@@ -1,0 +1,193 @@
+"""The ``trainlab`` command line: train a network, fetch data, list what is available."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from trainlab import __version__
+from trainlab.errors import TrainlabError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
+    return value
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes like 100,100, got {text!r}") from None
+    if any(s <= 0 for s in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _init_spec(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def add_train_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a network on MNIST or Fashion-MNIST and save a checkpoint",
+        description="Train the book's multi-layer network with any optimizer, print the test accuracy, "
+                    "and save the model, its metrics and the resolved configuration.")
+    p.add_argument("--model", default="mlp", choices=["mlp"], help="network (default: mlp)")
+    p.add_argument("--dataset", default="mnist", help="mnist or fashion-mnist (default: mnist)")
+    p.add_argument("--hidden", type=_sizes, default=[100, 100, 100, 100],
+                   help="hidden layer sizes, comma-separated (default: 100,100,100,100)")
+    p.add_argument("--activation", default="relu", help="relu, sigmoid, tanh, leaky-relu (default: relu)")
+    p.add_argument("--init", type=_init_spec, default="he",
+                   help="weight initialiser name or std, e.g. he, xavier, 0.01 (default: he)")
+    p.add_argument("--batchnorm", action="store_true", help="BatchNorm after each hidden Linear")
+    p.add_argument("--dropout", type=_fraction, default=0.0, help="dropout probability (default: 0)")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 strength lambda (default: 0)")
+    p.add_argument("--optimizer", default="adam", help="optimizer name (see 'trainlab list optimizers')")
+    p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the optimizer's)")
+    p.add_argument("--schedule", default=None, help="learning-rate schedule name, e.g. cosine")
+    p.add_argument("--epochs", type=_positive_int, default=5, help="epochs (default: 5)")
+    p.add_argument("--batch-size", type=_positive_int, default=128, help="mini-batch size (default: 128)")
+    p.add_argument("--validation", type=_fraction, default=0.0,
+                   help="fraction of the training set held out for validation (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights, dropout and shuffling (default: 0)")
+    p.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder (default: runs/train)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    import numpy as np
+
+    from trainlab.checkpoint import save
+    from trainlab.data import load_dataset
+    from trainlab.models import MultiLayerNet
+    from trainlab.optim import create_optimizer, create_schedule
+    from trainlab.training import Trainer
+
+    data = load_dataset(args.dataset, normalize=True, flatten=True, validation=args.validation, seed=args.seed)
+    n_classes = int(data.t_train.max()) + 1
+    model = MultiLayerNet(data.x_train.shape[1], args.hidden, n_classes, activation=args.activation,
+                          weight_init=args.init, use_batchnorm=args.batchnorm, dropout=args.dropout,
+                          weight_decay=args.weight_decay, seed=args.seed)
+    hyper = {}
+    steps = args.epochs * -(-data.x_train.shape[0] // args.batch_size)
+    if args.schedule is not None:
+        base_lr = args.lr if args.lr is not None else 1e-3
+        hyper["lr"] = create_schedule(args.schedule, lr=base_lr, total_steps=steps)
+    elif args.lr is not None:
+        hyper["lr"] = args.lr
+    optimizer = create_optimizer(args.optimizer, model.parameters(), **hyper)
+    eval_sets = {"test": (data.x_test, data.t_test)}
+    if data.x_val.shape[0]:
+        eval_sets = {"val": (data.x_val, data.t_val), **eval_sets}
+    trainer = Trainer(model, optimizer, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+                      eval_sets=eval_sets, eval_train=10000, progress=not args.no_progress)
+    print(f"training {model.num_parameters():,}-parameter MLP {data.x_train.shape[1]}-"
+          f"{'-'.join(map(str, args.hidden))}-{n_classes} on {args.dataset} "
+          f"({data.x_train.shape[0]:,} images) with {args.optimizer}, {args.epochs} epochs")
+    start = time.perf_counter()
+    history = trainer.fit(data.x_train, data.t_train)
+    seconds = time.perf_counter() - start
+    for record in history.epochs:
+        parts = [f"epoch {record['epoch']:>3}"] + [f"{k} {v:.4f}" for k, v in record.items()
+                                                  if k not in ("epoch", "iteration")]
+        print("  ".join(parts))
+    test_acc = history.last("test_acc")
+    args.out.mkdir(parents=True, exist_ok=True)
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"}
+    path = save(model, args.out / "model.npz", optimizer=optimizer,
+                metadata={"config": config, "test_acc": test_acc, "seconds": seconds})
+    metrics = {"config": config, "test_acc": test_acc, "train_seconds": seconds,
+               "samples_per_second": history.iterations[-1] * args.batch_size / seconds if seconds else None,
+               "history": history.to_dict()}
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    print(f"test accuracy: {test_acc:.4f}  ({seconds:.1f} s)")
+    print(f"saved {path} and {args.out / 'metrics.json'}")
+    return 0
+
+
+def add_list_parser(subparsers) -> None:
+    p = subparsers.add_parser("list", help="list optimizers, initialisers, schedules, activations, layers")
+    p.add_argument("what", nargs="?", default="all",
+                   choices=["all", "optimizers", "initialisers", "schedules", "activations", "layers"])
+    p.set_defaults(func=cmd_list)
+
+
+def cmd_list(args) -> int:
+    from trainlab.init import INITIALISERS
+    from trainlab.layers import ACTIVATIONS, LAYER_TYPES
+    from trainlab.optim import OPTIMIZERS, SCHEDULES
+
+    tables = {"optimizers": OPTIMIZERS, "initialisers": INITIALISERS, "schedules": SCHEDULES,
+              "activations": ACTIVATIONS, "layers": LAYER_TYPES}
+    for name, registry in tables.items():
+        if args.what in ("all", name):
+            print(f"{name}: {', '.join(registry.names())}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="trainlab",
+        description="Training techniques for neural networks, implemented on NumPy and shown on real data.")
+    parser.add_argument("--version", action="version", version=f"trainlab {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_train_parser(subparsers)
+    from trainlab.data.cli import add_data_parser
+
+    add_data_parser(subparsers)
+    add_list_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except TrainlabError as e:
+        print(f"trainlab: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("trainlab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The Trainer: learning on a small task, history, callbacks, determinism, and the NaN guard."""
+
+import numpy as np
+import pytest
+
+from trainlab.errors import ConfigError, NonFiniteError, ShapeError
+from trainlab.layers import Linear, ReLU, Sequential
+from trainlab.models import MultiLayerNet
+from trainlab.optim import SGD, Adam
+from trainlab.training import ActivationRecorder, Callback, GradientNormRecorder, Trainer, evaluate
+
+
+CENTRES = np.random.default_rng(99).standard_normal((3, 4)) * 3
+
+
+def blobs(n=600, seed=0):
+    """Three Gaussian blobs in 4-D (fixed centres, samples drawn with ``seed``): easy to learn."""
+    rng = np.random.default_rng(seed)
+    centres = CENTRES
+    t = rng.integers(0, 3, n)
+    x = (centres[t] + rng.standard_normal((n, 4))).astype(np.float32)
+    return x, t
+
+
+def test_fit_learns_and_records_history():
+    x, t = blobs()
+    xv, tv = blobs(200, seed=1)
+    net = MultiLayerNet(4, [16], 3, seed=0)
+    trainer = Trainer(net, Adam(net.parameters(), lr=1e-2), batch_size=32, epochs=5,
+                      eval_sets={"val": (xv, tv)}, progress=False)
+    history = trainer.fit(x, t)
+    per_epoch = -(-600 // 32)
+    assert len(history.loss) == 5 * per_epoch
+    assert history.iterations == list(range(5 * per_epoch))
+    assert [r["epoch"] for r in history.epochs] == [1, 2, 3, 4, 5]
+    assert history.epochs[-1]["iteration"] == 5 * per_epoch
+    assert history.last("val_acc") > 0.9 and history.last("train_acc") > 0.9
+    assert np.mean(history.loss[-per_epoch:]) < np.mean(history.loss[:per_epoch])
+    assert evaluate(net, xv, tv)["acc"] == pytest.approx(history.last("val_acc"))
+
+
+def test_iterations_mode_with_partial_last_epoch():
+    x, t = blobs(100)
+    net = MultiLayerNet(4, [8], 3, seed=0)
+    history = Trainer(net, SGD(net.parameters(), lr=0.1), batch_size=30, iterations=9,
+                      progress=False).fit(x, t)
+    assert len(history.loss) == 9
+    # 4 batches per epoch: evaluations after epochs 1 and 2 and at the final step.
+    assert [r["iteration"] for r in history.epochs] == [4, 8, 9]
+
+
+def test_same_seed_same_run():
+    x, t = blobs(200)
+    runs = []
+    for _ in range(2):
+        net = MultiLayerNet(4, [8], 3, dropout=0.2, seed=3)
+        runs.append(Trainer(net, Adam(net.parameters()), batch_size=20, epochs=2, seed=7,
+                            progress=False).fit(x, t).loss)
+    assert runs[0] == runs[1]
+
+
+def test_callbacks_see_every_step_and_gradients():
+    x, t = blobs(120)
+    net = MultiLayerNet(4, [8, 8], 3, seed=0)
+    calls = []
+
+    class Spy(Callback):
+        def on_train_begin(self, trainer):
+            calls.append("begin")
+
+        def on_step_end(self, trainer, step, loss):
+            calls.append(step)
+
+        def on_epoch_end(self, trainer, epoch, record):
+            calls.append(f"epoch{epoch}")
+
+        def on_train_end(self, trainer):
+            calls.append("end")
+
+    norms = GradientNormRecorder(every=2)
+    acts = ActivationRecorder(steps=[0, 3])
+    Trainer(net, SGD(net.parameters(), lr=0.1), batch_size=40, epochs=2, progress=False,
+            callbacks=[Spy(), norms, acts]).fit(x, t)
+    assert calls == ["begin", 0, 1, 2, "epoch1", 3, 4, 5, "epoch2", "end"]
+    assert norms.steps == [0, 2, 4]
+    assert set(norms.norms) == {name for name, _ in net.named_parameters()}
+    assert all(len(v) == 3 and all(n > 0 for n in v) for v in norms.norms.values())
+    assert sorted(acts.activations) == [0, 3]
+    assert set(acts.activations[0]) == {layer.path for layer in net}
+    assert acts.activations[0]["1"].min() >= 0  # the ReLU's output
+    assert net.forward_hooks == []  # removed after training
+
+
+def test_nan_loss_names_step_and_layer():
+    x, t = blobs(200)
+    net = Sequential(Linear(4, 8, rng=np.random.default_rng(0)), ReLU(), Linear(8, 3, rng=np.random.default_rng(1)))
+    trainer = Trainer(net, SGD(net.parameters(), lr=1e-2), batch_size=20, epochs=3, progress=False)
+
+    class Poison(Callback):
+        def on_step_end(self, trainer, step, loss):
+            if step == 4:
+                net[2].weight.data[0, 0] = np.inf
+
+    trainer.callbacks.append(Poison())
+    with pytest.raises(NonFiniteError, match=r"at step 5 .*Linear at '2' \(its parameters weight are not finite\)"):
+        trainer.fit(x, t)
+
+
+def test_exploding_learning_rate_is_caught():
+    x, t = blobs(200)
+    x = x * 1000
+    net = MultiLayerNet(4, [32, 32], 3, seed=0)
+    with pytest.raises(NonFiniteError, match="loss is (nan|inf) at step"):
+        with np.errstate(all="ignore"):
+            Trainer(net, SGD(net.parameters(), lr=1e6), batch_size=50, epochs=20, progress=False).fit(x, t)
+
+
+def test_bad_data_is_refused_before_training():
+    x, t = blobs(50)
+    net = MultiLayerNet(4, [8], 3)
+    x_nan = x.copy()
+    x_nan[3, 1] = np.nan
+    with pytest.raises(NonFiniteError, match="training data input contains 1 NaN"):
+        Trainer(net, SGD(net.parameters(), lr=0.1), epochs=1, progress=False).fit(x_nan, t)
+    with pytest.raises(ShapeError, match="50 samples but 49 labels"):
+        Trainer(net, SGD(net.parameters(), lr=0.1), epochs=1, progress=False).fit(x, t[:-1])
+    with pytest.raises(ConfigError, match="exactly one of epochs or iterations"):
+        Trainer(net, SGD(net.parameters(), lr=0.1), epochs=1, iterations=5)
+    with pytest.raises(ConfigError):
+        Trainer(net, SGD(net.parameters(), lr=0.1), epochs=0)

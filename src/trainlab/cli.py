@@ -89,7 +89,6 @@ def add_train_parser(subparsers) -> None:
 
 
 def cmd_train(args) -> int:
-    import numpy as np
 
     from trainlab.checkpoint import save
     from trainlab.data import load_dataset
@@ -159,12 +158,85 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _experiment_names() -> list[str]:
+    from trainlab.experiments import EXPERIMENTS
+
+    return EXPERIMENTS.names_in_order()
+
+
+def add_reproduce_parser(subparsers) -> None:
+    names = _experiment_names()
+    p = subparsers.add_parser(
+        "reproduce", help="run the experiments and write report.html",
+        description="Run every experiment (or those named with --only), save each one's figures and "
+                    "metrics in its own folder, and write one self-contained report.html.",
+        epilog="experiments: " + ", ".join(names))
+    p.add_argument("--quick", action="store_true", help="small data and few steps (about 2 minutes in all)")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments")
+    p.add_argument("--out", type=Path, default=Path("reports/latest"), help="output folder (default: reports/latest)")
+    p.add_argument("--seed", type=int, default=0, help="seed for every experiment (default: 0)")
+    p.set_defaults(func=cmd_reproduce)
+
+
+def cmd_reproduce(args) -> int:
+    from trainlab.experiments import reproduce
+
+    start = time.perf_counter()
+    results, report = reproduce(args.only, args.out, quick=args.quick, seed=args.seed)
+    errors = [r.name for r in results if r.error]
+    shown = sum(r.passed for r in results)
+    print(f"{shown}/{len(results)} experiments show every claim; report: {report} "
+          f"({time.perf_counter() - start:.0f} s)")
+    if errors:
+        print(f"experiments that raised: {', '.join(errors)} (see the report)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_exp_parser(subparsers) -> None:
+    names = _experiment_names()
+    p = subparsers.add_parser(
+        "exp", help="run one experiment with overrides",
+        description="Run one experiment; --set key=value changes a setting (type-checked).",
+        epilog="experiments: " + ", ".join(names))
+    p.add_argument("name", help="experiment name")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a setting; repeatable")
+    p.add_argument("--quick", action="store_true", help="start from the quick settings")
+    p.add_argument("--out", type=Path, default=Path("reports/exp"), help="output folder (default: reports/exp)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-figures", action="store_true", help="compute the numbers only")
+    p.add_argument("--show-config", action="store_true", help="print the resolved settings and exit")
+    p.set_defaults(func=cmd_exp)
+
+
+def cmd_exp(args) -> int:
+    from trainlab.experiments import EXPERIMENTS, parse_overrides, run_experiment
+    from trainlab.experiments.base import config_to_dict
+
+    spec = EXPERIMENTS.get(args.name)
+    overrides = parse_overrides(spec, args.overrides)
+    if args.show_config:
+        print(json.dumps(config_to_dict(spec.make_config(quick=args.quick, overrides=overrides)), indent=1))
+        return 0
+    result = run_experiment(spec.name, args.out, quick=args.quick, seed=args.seed, overrides=overrides,
+                            figures=not args.no_figures)
+    for claim in result.claims:
+        print(f"  [{'PASS' if claim.passed else 'FAIL'}] {claim.statement}\n         {claim.evidence}")
+    for row in result.book:
+        print(f"  {row.quantity}: book {row.book}, measured {row.measured}")
+    print(f"wrote {args.out / spec.name}")
+    return 1 if result.error else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trainlab",
         description="Training techniques for neural networks, implemented on NumPy and shown on real data.")
     parser.add_argument("--version", action="version", version=f"trainlab {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_reproduce_parser(subparsers)
+    add_exp_parser(subparsers)
     add_train_parser(subparsers)
     from trainlab.data.cli import add_data_parser
 

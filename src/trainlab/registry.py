@@ -64,7 +64,12 @@ class Registry(Generic[T]):
         return self._items[self.canonical(name)]
 
     def names(self) -> list[str]:
+        """Registered names, sorted."""
         return sorted(self._items)
+
+    def names_in_order(self) -> list[str]:
+        """Registered names in the order they were added."""
+        return list(self._items)
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):

@@ -11,10 +11,8 @@ Arrays are loaded with ``allow_pickle=False``: no code can run from a cache file
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import time
 import zipfile
 import zlib
@@ -25,6 +23,7 @@ import numpy as np
 
 from trainlab.data.idx import idx_sha256
 from trainlab.errors import DataError
+from trainlab.fileio import atomic_write
 
 CACHE_FORMAT = 1
 _META_KEY = "__meta__"
@@ -48,22 +47,6 @@ def cache_dir_or_default(cache_dir: str | os.PathLike | None) -> Path:
 def cache_path(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     """Where dataset ``name`` (a canonical registry name) is cached."""
     return cache_dir_or_default(cache_dir) / f"{name}.npz"
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable on POSIX; not possible (nor needed) on Windows.
-    with contextlib.suppress(OSError, AttributeError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def write_cache(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], *, dataset: str,
@@ -97,21 +80,7 @@ def write_cache(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], *, da
         "sha256": {k: hashes[k] for k in arrays},
         "shapes": {k: list(a.shape) for k, a in arrays.items()},
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file private (0600); a cache is as readable as any new file.
-        os.chmod(tmp, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **{_META_KEY: np.array(json.dumps(meta))}, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-    return path
+    return atomic_write(path, lambda f: np.savez_compressed(f, **{_META_KEY: np.array(json.dumps(meta))}, **arrays))
 
 
 def read_cache(path: str | os.PathLike, expected: Mapping[str, str] | None = None,

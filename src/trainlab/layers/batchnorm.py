@@ -193,7 +193,6 @@ def batchnorm_backward(dout, cache):
     if not train:
         # Eval mode: an affine map with constant statistics.
         return dx_hat * inv_std, dgamma, dbeta
-    M = dout.shape[0]
     # d/dx of (x - mean) / sqrt(var + eps) with batch mean and variance:
     # dx = inv_std / M * (M * dx_hat - sum(dx_hat) - x_hat * sum(dx_hat * x_hat))
     dx = dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0)

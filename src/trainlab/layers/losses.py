@@ -10,7 +10,6 @@ import numpy as np
 
 from trainlab.backend import get_array_module
 from trainlab.errors import DTypeError, NonFiniteError, ShapeError
-from trainlab.layers.activations import softmax
 
 
 class Loss:

@@ -1,0 +1,3 @@
+"""Imports every experiment module, which registers it; the order is the book's."""
+
+from trainlab.experiments import optimizer_paths  # noqa: F401

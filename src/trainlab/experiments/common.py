@@ -1,0 +1,74 @@
+"""Helpers shared by experiments: data subsets, smoothing, small statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainlab.errors import ConfigError
+
+#: Datasets an experiment can run on. 'synthetic' is a generated MNIST-shaped set
+#: (10 drawn patterns, 28x28) for tests and for machines without the real data.
+EXPERIMENT_DATASETS = ("mnist", "fashion-mnist", "synthetic")
+
+
+@dataclass(frozen=True)
+class Subset:
+    """Flattened float32 images in [0, 1] and int64 labels."""
+
+    x_train: np.ndarray
+    t_train: np.ndarray
+    x_test: np.ndarray
+    t_test: np.ndarray
+    name: str
+
+
+def load_subset(dataset: str, n_train: int, n_test: int, *, seed: int = 0, flatten: bool = True) -> Subset:
+    """The first ``n_train`` training and ``n_test`` test images of ``dataset`` (book style).
+
+    The book takes the first samples (``x_train[:300]``); so does this, which
+    makes runs comparable across seeds.
+    """
+    if dataset not in EXPERIMENT_DATASETS:
+        raise ConfigError(f"unknown dataset {dataset!r}; valid: {', '.join(EXPERIMENT_DATASETS)}")
+    if n_train <= 0 or n_test <= 0:
+        raise ConfigError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
+    if dataset == "synthetic":
+        from trainlab.data import make_tiny_images
+
+        x, t = make_tiny_images(n_train + n_test, n_classes=10, size=28, noise=0.25, seed=seed)
+        x_train, t_train, x_test, t_test = x[:n_train], t[:n_train], x[n_train:], t[n_train:]
+    else:
+        from trainlab.data import load_dataset
+
+        data = load_dataset(dataset, normalize=True, flatten=False)
+        x_train, t_train = data.x_train[:n_train], data.t_train[:n_train]
+        x_test, t_test = data.x_test[:n_test], data.t_test[:n_test]
+    if flatten:
+        x_train = x_train.reshape(len(x_train), -1)
+        x_test = x_test.reshape(len(x_test), -1)
+    return Subset(np.ascontiguousarray(x_train, np.float32), t_train.astype(np.int64),
+                  np.ascontiguousarray(x_test, np.float32), t_test.astype(np.int64), dataset)
+
+
+def smooth(values, window: int = 19) -> list[float]:
+    """Centred moving median (the book's ``smooth_curve`` damps the same noise)."""
+    v = np.asarray(values, np.float64)
+    if v.size == 0:
+        return []
+    half = max(0, min(window, v.size) // 2)
+    padded = np.pad(v, half, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1)  # (n, w)
+    return np.median(windows, axis=1).tolist()
+
+
+def sign_changes(values) -> int:
+    """How often consecutive non-zero entries change sign (zig-zag count)."""
+    v = np.sign(np.asarray(values, np.float64))
+    v = v[v != 0]
+    return int((v[1:] != v[:-1]).sum())
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    return f"{x:.{digits}f}"

@@ -1,0 +1,107 @@
+"""Run experiments, save their numbers and figures, and write one HTML report."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from trainlab import __version__
+from trainlab.fileio import atomic_write_text
+from trainlab.experiments.base import EXPERIMENTS, BookValue, Claim, config_to_dict
+
+
+@dataclass
+class ExperimentResult:
+    """Everything one run produced; ``error`` is set when the run raised."""
+
+    name: str
+    title: str
+    summary: str
+    config: dict[str, Any]
+    seed: int
+    quick: bool
+    metrics: dict[str, Any] = field(default_factory=dict)
+    claims: list[Claim] = field(default_factory=list)
+    book: list[BookValue] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(c.passed for c in self.claims)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "title": self.title, "summary": self.summary, "config": self.config,
+            "seed": self.seed, "quick": self.quick, "seconds": self.seconds, "error": self.error,
+            "claims": [c.to_dict() for c in self.claims], "book": [b.to_dict() for b in self.book],
+            "figures": self.figures, "metrics": self.metrics,
+            "environment": {"trainlab": __version__, "numpy": np.__version__, "python": platform.python_version()},
+        }
+
+
+def run_experiment(name: str, out_dir: str | os.PathLike, *, quick: bool = False, seed: int = 0,
+                   overrides: dict[str, Any] | None = None, figures: bool = True,
+                   log=print) -> ExperimentResult:
+    """Run one experiment into ``out_dir/<name>/``: ``metrics.json`` and its PNG figures.
+
+    A failing run is recorded (``error``) rather than raised, so one broken
+    experiment does not cost the others; configuration errors still raise.
+    """
+    spec = EXPERIMENTS.get(name)
+    config = spec.make_config(quick=quick, overrides=overrides)
+    folder = Path(out_dir) / spec.name
+    folder.mkdir(parents=True, exist_ok=True)
+    result = ExperimentResult(spec.name, spec.title, spec.summary, config_to_dict(config), seed, quick)
+    start = time.perf_counter()
+    try:
+        result.metrics = spec.run(config, seed=seed)
+        result.claims = list(spec.check(result.metrics, config))
+        result.book = list(spec.book(result.metrics, config))
+        if figures:
+            paths = spec.plot(result.metrics, config, folder)
+            result.figures = [str(Path(p).relative_to(folder)) for p in paths]
+    except Exception as e:  # recorded in the report with its traceback
+        result.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}"
+    result.seconds = time.perf_counter() - start
+    atomic_write_text(folder / "metrics.json", json.dumps(result.to_dict(), indent=1, default=_json_default))
+    if log is not None:
+        verdict = "ERROR" if result.error else ("PASS" if result.passed else "FAIL")
+        claims = sum(c.passed for c in result.claims)
+        log(f"{spec.name:<24} {verdict:<5} {claims}/{len(result.claims)} claims  {result.seconds:6.1f} s")
+        if result.error:
+            log("  " + result.error.splitlines()[0])
+    return result
+
+
+def reproduce(names: Iterable[str] | None, out_dir: str | os.PathLike, *, quick: bool = False, seed: int = 0,
+              log=print) -> tuple[list[ExperimentResult], Path]:
+    """Run the named experiments (all when None) and write ``out_dir/report.html``."""
+    from trainlab.experiments.report import write_report
+
+    names = list(names) if names else EXPERIMENTS.names_in_order()
+    names = [EXPERIMENTS.canonical(n) for n in names]
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results = [run_experiment(n, out, quick=quick, seed=seed, log=log) for n in names]
+    report = write_report(results, out, quick=quick, seed=seed)
+    return results, report
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,1 @@
+"""Figures for the experiments, drawn from their metrics alone (matplotlib, Agg backend)."""

@@ -1,0 +1,71 @@
+"""Figures of the optimizer-paths experiment."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trainlab.plots.style import pyplot, save
+
+
+def _contour(ax, f, xlim, ylim, levels=20):
+    xs = np.linspace(*xlim, 200)
+    ys = np.linspace(*ylim, 200)
+    X, Y = np.meshgrid(xs, ys)
+    ax.contour(X, Y, f(np.stack([X, Y])), levels=levels, colors="0.75", linewidths=0.7)
+
+
+def plot_optimizer_paths(metrics: dict, config, out_dir):
+    from trainlab.experiments.optimizer_paths import double_well, saddle, valley
+
+    plt = pyplot()
+    paths = []
+    runs = metrics["valley"]
+    cols = 5
+    rows = -(-len(runs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for ax, (label, r) in zip(axes.flat, runs.items()):
+        _contour(ax, valley, (-10, 10), (-5, 5))
+        p = np.array(r["path"])
+        ax.plot(p[:, 0], p[:, 1], "o-", color="tab:red", markersize=2.5, linewidth=1)
+        ax.plot(0, 0, "+", color="k")
+        hyper = ", ".join(f"{k}={v}" for k, v in r["hyper"].items())
+        ax.set_title(f"{label} ({hyper})")
+        ax.set_xlim(-10, 10)
+        ax.set_ylim(-5, 5)
+        ax.set_xlabel("x")
+        ax.set_ylabel("y")
+    for ax in axes.flat[len(runs):]:
+        ax.axis("off")
+    fig.suptitle(f"Paths on f(x, y) = x\u00b2/20 + y\u00b2 from (-7, 2), {config.steps} steps")
+    paths.append(save(fig, out_dir, "valley-paths"))
+
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4.2))
+    for label, r in runs.items():
+        p = np.array(r["path"])
+        ax1.semilogy([valley(q) for q in p], label=label)
+    ax1.set_xlabel("step")
+    ax1.set_ylabel("f(x, y)")
+    ax1.set_title("Loss along the valley paths")
+    ax1.legend(ncol=2)
+    _contour(ax2, saddle, (-1.5, 1.5), (-1.5, 1.5), levels=15)
+    for label, r in metrics["saddle"].items():
+        p = np.array(r["path"])
+        esc = r["escape_step"]
+        ax2.plot(p[:, 0], p[:, 1], ".-", markersize=3, label=f"{label} (escapes at step {esc})")
+    ax2.set_xlim(-1.5, 1.5)
+    ax2.set_ylim(-1.5, 1.5)
+    ax2.set_title("Saddle f = x\u00b2 - y\u00b2 from (1, 1e-4)")
+    ax2.set_xlabel("x")
+    ax2.set_ylabel("y")
+    ax2.legend()
+    xs = np.linspace(-2.2, 2.7, 300)
+    ax3.plot(xs, double_well(np.stack([xs, np.zeros_like(xs)])), color="0.5", label="f(x, 0)")
+    for label, r in metrics["double_well"].items():
+        p = np.array(r["path"])
+        ax3.plot(p[:, 0], [double_well(q) for q in p], "o-", markersize=2.5, label=f"{label}: ends at x = {r['final_x']:.2f}")
+    ax3.set_title("Double well f = x\u2074/4 - x\u00b2 + 0.3x + y\u00b2 from (2.5, 1)")
+    ax3.set_xlabel("x")
+    ax3.set_ylabel("f")
+    ax3.legend()
+    paths.append(save(fig, out_dir, "saddle-and-local-minimum"))
+    return paths

@@ -30,7 +30,7 @@ def load_images(n: int) -> tuple[np.ndarray, np.ndarray, str]:
     try:
         from trainlab.data import load_mnist
 
-        data = load_mnist(normalize=True, flatten=True, download=False)
+        data = load_mnist(normalize=True, flatten=True)
         return data.x_train[:n], data.t_train[:n], "MNIST"
     except Exception:
         rng = np.random.default_rng(0)

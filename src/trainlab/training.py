@@ -175,6 +175,10 @@ def evaluate(model: Layer, x, t, loss_fn: Loss | None = None, batch_size: int = 
 class Trainer:
     """Train ``model`` with ``optimizer`` on mini-batches.
 
+    Layers with an ``auxiliary_loss(t) -> float`` method (auxiliary classifier
+    heads) are asked for their loss after each training forward pass; it is
+    added to the total, and the head feeds its gradient back during backward.
+
     Parameters
     ----------
     model : Layer
@@ -229,6 +233,7 @@ class Trainer:
         self.eval_batch_size = int(eval_batch_size)
         self.history = History()
         self._train_data = (None, None)
+        self._aux_heads: list = []
         self.step = 0
         self.epoch = 0
 
@@ -253,6 +258,7 @@ class Trainer:
         total = self.iterations if self.iterations is not None else self.epochs * per_epoch
         bar = _progress_bar(total, self.progress)
         params = self.model.parameters()
+        self._aux_heads = [m for m in self.model.modules() if hasattr(m, "auxiliary_loss")]
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
@@ -283,6 +289,10 @@ class Trainer:
         scores = self.model.forward(xb, train=True)
         with np.errstate(over="ignore", invalid="ignore"):
             loss = self.loss_fn.forward(scores, tb)
+        for head in self._aux_heads:
+            # Auxiliary classifiers (Inception): their weighted losses join the total, and each
+            # head adds its own gradient into the trunk during model.backward.
+            loss += head.auxiliary_loss(tb)
         if self.weight_decay:
             loss += l2_penalty(params, self.weight_decay)
         if not math.isfinite(loss):

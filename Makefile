@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
-OUT ?= runs
+OUT ?= reports/latest
 
-.PHONY: run test setup setup-test data bench clean
+.PHONY: run quick train test setup setup-test data bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,13 @@ data: setup
 	-$(BIN)/trainlab data fetch fashion-mnist
 
 run: data
-	$(BIN)/trainlab train --dataset mnist --epochs 5 --no-progress --out $(OUT)/mlp-mnist
+	$(BIN)/trainlab reproduce --out $(OUT)
+
+quick: data
+	$(BIN)/trainlab reproduce --quick --out $(OUT)-quick
+
+train: data
+	$(BIN)/trainlab train --dataset mnist --epochs 5 --out runs/mlp-mnist
 
 test: setup-test
 	sh scripts/install-system-data.sh

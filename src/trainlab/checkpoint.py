@@ -96,7 +96,8 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # Open the file ourselves: np.load leaks its handle when the archive is damaged.
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as archive:
             names = list(archive.files)
             if _META_KEY not in names:
                 raise CheckpointError(f"{path}: an .npz archive but not a trainlab checkpoint (no {_META_KEY} entry)")

@@ -286,13 +286,15 @@ class Trainer:
 
     def _train_step(self, xb, tb, params) -> float:
         step = self.step
-        scores = self.model.forward(xb, train=True)
+        # Overflow shows up as a non-finite loss, which is reported below with the culprit;
+        # NumPy's own warnings would only come first and say less.
         with np.errstate(over="ignore", invalid="ignore"):
+            scores = self.model.forward(xb, train=True)
             loss = self.loss_fn.forward(scores, tb)
-        for head in self._aux_heads:
-            # Auxiliary classifiers (Inception): their weighted losses join the total, and each
-            # head adds its own gradient into the trunk during model.backward.
-            loss += head.auxiliary_loss(tb)
+            for head in self._aux_heads:
+                # Auxiliary classifiers (Inception): their weighted losses join the total, and
+                # each head adds its own gradient into the trunk during model.backward.
+                loss += head.auxiliary_loss(tb)
         if self.weight_decay:
             loss += l2_penalty(params, self.weight_decay)
         if not math.isfinite(loss):

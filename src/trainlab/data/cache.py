@@ -112,7 +112,7 @@ def read_cache(path: str | os.PathLike, expected: Mapping[str, str] | None = Non
     if not path.is_file():
         raise FileNotFoundError(f"no cache file {path}")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:  # no leaked handle on damage
             meta = json.loads(str(z[_META_KEY][()]))
             if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
                 raise DataError(f"cache file {path} has an unknown format")

@@ -168,7 +168,7 @@ def load_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:  # no leaked handle on damage
             for kx, kt in (("inputs", "labels"), ("x", "t")):
                 if kx in z.files and kt in z.files:
                     x, t = z[kx], z[kt]

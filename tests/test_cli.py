@@ -76,3 +76,12 @@ def test_unknown_optimizer_is_a_clean_error(tmp_path, monkeypatch, capsys):
     assert cli.main(["train", "--optimizer", "adamm", "--out", str(tmp_path), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert "unknown optimizer 'adamm'" in err and "adam" in err
+
+
+@pytest.mark.parametrize("name", ["cosine", "step", "exponential", "warmup-cosine"])
+def test_run_schedules_span_the_run(name):
+    schedule = cli.schedule_for_run(name, 0.1, steps_per_epoch=10, epochs=4)
+    lrs = [schedule(t) for t in range(40)]
+    assert max(lrs) == pytest.approx(0.1, rel=0.05)
+    assert lrs[-1] < 0.1 * 0.05  # decayed by the end of the run
+    assert all(lr >= 0 for lr in lrs)

@@ -60,6 +60,33 @@ def _init_spec(text: str):
         return text
 
 
+#: Schedules the train command offers, each fitted to the run's length.
+RUN_SCHEDULES = {
+    "cosine": "half a cosine from lr to 0",
+    "step": "lr x 0.1 after half and again after three quarters of the epochs",
+    "exponential": "lr decays to 1% of itself by the end",
+    "warmup-cosine": "one epoch of linear warm-up, then cosine",
+}
+
+
+def schedule_for_run(name: str, lr: float, steps_per_epoch: int, epochs: int):
+    """A schedule object for ``name`` spanning ``epochs`` epochs of ``steps_per_epoch`` updates."""
+    from trainlab.optim import Chain, CosineDecay, ExponentialDecay, LinearWarmup, StepDecay
+
+    total = steps_per_epoch * epochs
+    if name == "cosine":
+        return CosineDecay(lr, total_steps=total)
+    if name == "step":
+        half, three_quarters = max(1, total // 2), max(2, (3 * total) // 4)
+        return Chain([StepDecay(lr, step_size=total + 1), StepDecay(lr * 0.1, step_size=total + 1),
+                      StepDecay(lr * 0.01, step_size=total + 1)], [half, three_quarters])
+    if name == "exponential":
+        return ExponentialDecay(lr, gamma=0.01 ** (1 / max(1, total)))
+    if name == "warmup-cosine":
+        return LinearWarmup(CosineDecay(lr, total_steps=max(1, total - steps_per_epoch)), steps_per_epoch)
+    raise ValueError(f"unknown schedule {name!r}")
+
+
 def add_train_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train a network on MNIST or Fashion-MNIST and save a checkpoint",
@@ -77,7 +104,8 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 strength lambda (default: 0)")
     p.add_argument("--optimizer", default="adam", help="optimizer name (see 'trainlab list optimizers')")
     p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the optimizer's)")
-    p.add_argument("--schedule", default=None, help="learning-rate schedule name, e.g. cosine")
+    p.add_argument("--schedule", default=None, choices=list(RUN_SCHEDULES),
+                   help="learning-rate schedule over the run: " + "; ".join(f"{k}: {v}" for k, v in RUN_SCHEDULES.items()))
     p.add_argument("--epochs", type=_positive_int, default=5, help="epochs (default: 5)")
     p.add_argument("--batch-size", type=_positive_int, default=128, help="mini-batch size (default: 128)")
     p.add_argument("--validation", type=_fraction, default=0.0,
@@ -93,7 +121,7 @@ def cmd_train(args) -> int:
     from trainlab.checkpoint import save
     from trainlab.data import load_dataset
     from trainlab.models import MultiLayerNet
-    from trainlab.optim import create_optimizer, create_schedule
+    from trainlab.optim import create_optimizer, optimizer_defaults
     from trainlab.training import Trainer
 
     data = load_dataset(args.dataset, normalize=True, flatten=True, validation=args.validation, seed=args.seed)
@@ -102,10 +130,10 @@ def cmd_train(args) -> int:
                           weight_init=args.init, use_batchnorm=args.batchnorm, dropout=args.dropout,
                           weight_decay=args.weight_decay, seed=args.seed)
     hyper = {}
-    steps = args.epochs * -(-data.x_train.shape[0] // args.batch_size)
+    per_epoch = -(-data.x_train.shape[0] // args.batch_size)
     if args.schedule is not None:
-        base_lr = args.lr if args.lr is not None else 1e-3
-        hyper["lr"] = create_schedule(args.schedule, lr=base_lr, total_steps=steps)
+        base_lr = args.lr if args.lr is not None else optimizer_defaults(args.optimizer)["lr"]
+        hyper["lr"] = schedule_for_run(args.schedule, base_lr, per_epoch, args.epochs)
     elif args.lr is not None:
         hyper["lr"] = args.lr
     optimizer = create_optimizer(args.optimizer, model.parameters(), **hyper)

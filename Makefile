@@ -38,7 +38,7 @@ train: data
 
 test: setup-test
 	sh scripts/install-system-data.sh
-	$(BIN)/python -m pytest -q -n 2
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2
 
 bench: setup-test
 	$(BIN)/python benchmarks/bench_mlp.py

@@ -128,3 +128,15 @@ def test_bad_data_is_refused_before_training():
         Trainer(net, SGD(net.parameters(), lr=0.1), epochs=1, iterations=5)
     with pytest.raises(ConfigError):
         Trainer(net, SGD(net.parameters(), lr=0.1), epochs=0)
+
+
+def test_first_layer_skips_its_input_gradient_only_during_fit():
+    x, t = blobs(60)
+    net = MultiLayerNet(4, [8], 3, seed=0)
+    seen = []
+    net.backward_hooks.append(lambda path, layer, dx: seen.append((path, dx is None)))
+    Trainer(net, SGD(net.parameters(), lr=0.1), batch_size=30, epochs=1, progress=False).fit(x, t)
+    assert seen[-1] == ("0", True) and all(not none for path, none in seen if path != "0")
+    assert net[0].needs_input_grad  # restored afterwards
+    net.forward(x, train=True)
+    assert net.backward(np.ones((60, 3), np.float32)).shape == (60, 4)

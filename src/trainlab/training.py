@@ -113,6 +113,14 @@ class ActivationRecorder(Callback):
         trainer.model.forward_hooks.remove(self._hook)
 
 
+def first_leaf(model: Layer) -> Layer:
+    """The layer that sees a Sequential model's input first (the model itself if it is not a container)."""
+    layer = model
+    while isinstance(layer, Sequential) and len(layer):
+        layer = layer[0]
+    return layer
+
+
 def check_finite_array(x, what: str) -> None:
     if not np.isfinite(x).all():
         bad = int(np.size(x) - np.isfinite(x).sum())
@@ -259,6 +267,10 @@ class Trainer:
         bar = _progress_bar(total, self.progress)
         params = self.model.parameters()
         self._aux_heads = [m for m in self.model.modules() if hasattr(m, "auxiliary_loss")]
+        # Nobody reads the gradient with respect to the training images: let the first layer skip it.
+        first = first_leaf(self.model)
+        first_needed = first.needs_input_grad
+        first.needs_input_grad = False
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
@@ -278,6 +290,7 @@ class Trainer:
             if last_eval_step != self.step:
                 self._evaluate_now()
         finally:
+            first.needs_input_grad = first_needed
             if bar is not None:
                 bar.close()
             for cb in self.callbacks:

@@ -60,3 +60,12 @@ def test_help_lists_experiments(capsys):
     out = capsys.readouterr().out
     for name in EXPERIMENTS.names_in_order():
         assert name in out
+
+
+def test_overrides_from_code_are_type_checked_too():
+    spec = EXPERIMENTS.get("optimizer-paths")
+    assert spec.make_config(overrides={"escape_threshold": 2}).escape_threshold == 2.0  # int -> float
+    with pytest.raises(ConfigError, match="steps: expected an integer, got '30'"):
+        spec.make_config(overrides={"steps": "30"})
+    with pytest.raises(ConfigError, match="escape_threshold: expected a number"):
+        spec.make_config(overrides={"escape_threshold": True})

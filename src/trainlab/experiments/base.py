@@ -8,7 +8,9 @@ tested alone:
   to show, each decided from the measured numbers (PASS/FAIL with evidence);
 - ``book(metrics, config) -> [BookValue]``: the book's published numbers next to ours;
 - ``plot(metrics, config, out_dir) -> [Path]``: figures drawn from the metrics
-  alone (in :mod:`trainlab.plots`), so they can be redrawn without rerunning.
+  alone (in :mod:`trainlab.plots`), so they can be redrawn without rerunning;
+- optionally ``artifacts(metrics, config, out_dir) -> [Path]``: data products
+  (a data set, a trained model) written next to the metrics, with or without figures.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class ExperimentSpec:
     plot: Callable[[dict[str, Any], Any, Path], list[Path]]
     book: Callable[[dict[str, Any], Any], list[BookValue]] = lambda metrics, config: []
     quick: dict[str, Any] = field(default_factory=dict)
+    artifacts: Callable[[dict[str, Any], Any, Path], list[Path]] | None = None
 
     def make_config(self, *, quick: bool = False, overrides: dict[str, Any] | None = None):
         """The resolved config: defaults, then the quick overrides, then the user's."""
@@ -75,6 +78,9 @@ class ExperimentSpec:
         if unknown:
             raise ConfigError(f"experiment {self.name!r} has no setting {', '.join(sorted(unknown))}; "
                               f"valid settings: {', '.join(sorted(known))}")
+        hints = typing.get_type_hints(self.config_cls)
+        for key, value in values.items():
+            values[key] = check_value(value, hints[key], key)
         return self.config_cls(**values)
 
 
@@ -112,6 +118,44 @@ def parse_overrides(spec: ExperimentSpec, items: list[str]) -> dict[str, Any]:
                               f"valid settings: {', '.join(sorted(names))}")
         out[key] = parse_value(text.strip(), hints[key], key)
     return out
+
+
+def check_value(value, kind, key: str = "value"):
+    """Return ``value`` if it fits ``kind`` (ints pass as floats, lists as tuples), else raise ConfigError."""
+    origin = typing.get_origin(kind)
+    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        args = typing.get_args(kind)
+        if value is None and type(None) in args:
+            return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return check_value(value, arg, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{key}: {value!r} is not one of {[getattr(a, '__name__', str(a)) for a in args]}")
+    if origin in (tuple, list):
+        if not isinstance(value, (tuple, list)):
+            raise ConfigError(f"{key}: expected a sequence, got {value!r}")
+        args = typing.get_args(kind)
+        item = args[0] if args else None
+        return tuple(check_value(v, item, key) for v in value) if item is not None else tuple(value)
+    if kind is bool:
+        if not isinstance(value, (bool,)):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    return value
 
 
 def parse_value(text: str, kind, key: str = "value"):

@@ -60,6 +60,9 @@ def _section(result, out_dir: Path) -> str:
         rows = "".join(f"<tr><td>{html.escape(b.quantity)}</td><td>{_number(b.book)}</td>"
                        f"<td>{_number(b.measured)}</td><td>{html.escape(b.note)}</td></tr>" for b in result.book)
         parts.append(f"<table><tr><th>quantity</th><th>book</th><th>measured here</th><th>note</th></tr>{rows}</table>")
+    if result.artifacts:
+        files = ", ".join(f"<code>{html.escape(result.name)}/{html.escape(a)}</code>" for a in result.artifacts)
+        parts.append(f'<p class="meta">Files written: {files}</p>')
     config = html.escape(json.dumps(result.config, indent=1))
     parts.append(f'<details><summary class="meta">configuration (seed {result.seed}, '
                  f'{"quick" if result.quick else "full"} mode, {result.seconds:.1f} s)</summary>'

@@ -32,6 +32,7 @@ class ExperimentResult:
     claims: list[Claim] = field(default_factory=list)
     book: list[BookValue] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
 
@@ -44,7 +45,7 @@ class ExperimentResult:
             "name": self.name, "title": self.title, "summary": self.summary, "config": self.config,
             "seed": self.seed, "quick": self.quick, "seconds": self.seconds, "error": self.error,
             "claims": [c.to_dict() for c in self.claims], "book": [b.to_dict() for b in self.book],
-            "figures": self.figures, "metrics": self.metrics,
+            "figures": self.figures, "artifacts": self.artifacts, "metrics": self.metrics,
             "environment": {"trainlab": __version__, "numpy": np.__version__, "python": platform.python_version()},
         }
 
@@ -67,6 +68,9 @@ def run_experiment(name: str, out_dir: str | os.PathLike, *, quick: bool = False
         result.metrics = spec.run(config, seed=seed)
         result.claims = list(spec.check(result.metrics, config))
         result.book = list(spec.book(result.metrics, config))
+        if spec.artifacts is not None:
+            paths = spec.artifacts(result.metrics, config, folder)
+            result.artifacts = [str(Path(p).relative_to(folder)) for p in paths]
         if figures:
             paths = spec.plot(result.metrics, config, folder)
             result.figures = [str(Path(p).relative_to(folder)) for p in paths]

@@ -74,7 +74,13 @@ class Layer:
     Subclasses call :meth:`add_parameter` / :meth:`add_buffer` / :meth:`add_child`
     in ``__init__``, implement ``forward`` and ``backward``, and return their
     constructor arguments from :meth:`get_config` (JSON values only).
+
+    ``needs_input_grad``: when False, ``backward`` may skip computing ``dx`` and
+    return None. The Trainer sets it on a model's first layer, whose input
+    gradient nobody reads (for Linear that saves one of its three products).
     """
+
+    needs_input_grad: bool = True
 
     def __init__(self) -> None:
         self._params: dict[str, Parameter] = {}

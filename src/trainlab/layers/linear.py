@@ -64,6 +64,8 @@ class Linear(Layer):
         self.weight.grad = x.T @ dout  # (in, out)
         if self.bias is not None:
             self.bias.grad = dout.sum(axis=0)
+        if not self.needs_input_grad:
+            return None
         return dout @ self.weight.data.T  # (N, in)
 
     def get_config(self) -> dict[str, Any]:

@@ -1,0 +1,276 @@
+"""Random search for the learning rate and weight decay, then a second round inside the best range.
+
+Round 1 is the book's search: 100 trials with lr = 10^U(-6, -2) and weight
+decay = 10^U(-8, -4), each training a 784-100x6-10 ReLU net with SGD for 50
+epochs on 400 of the first 500 MNIST training images and scoring it on the
+other 100 (a validation split shuffled with the seed; the test set is never
+touched). Round 2 narrows the ranges to the log-box spanned by the best
+``refine_top`` trials and samples again inside it, as the book suggests
+("narrow the range and repeat").
+
+Sampling is one function, :func:`sample_trials`, and training one trial is
+another, :func:`train_trial`; the loop in :func:`search` joins them, so a
+different sampler can replace the random one without touching the rest.
+
+Reference: Saito, *Deep Learning from Scratch*, sec. 6.5.3 and figure 6-24
+(ch06/hyperparameter_optimization.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from trainlab.errors import ConfigError, NonFiniteError
+from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.common import EXPERIMENT_DATASETS, load_subset
+
+#: Search space of round 1: name -> (low, high) of log10 of the value (the book's ranges).
+BOOK_RANGES = {"weight_decay": (-8.0, -4.0), "lr": (-6.0, -2.0)}
+
+#: The learning-rate band the book reads off its best trials.
+BOOK_LR_BAND = (1e-3, 1e-2)
+
+
+@dataclass(frozen=True)
+class Config:
+    dataset: str = "mnist"
+    n_samples: int = 500
+    val_fraction: float = 0.2
+    hidden_size: int = 100
+    hidden_layers: int = 6
+    epochs: int = 50
+    batch_size: int = 100
+    n_trials: int = 100
+    lr_range: tuple[float, float] = BOOK_RANGES["lr"]
+    weight_decay_range: tuple[float, float] = BOOK_RANGES["weight_decay"]
+    top_k: int = 20
+    refine_top: int = 10
+    n_refine_trials: int = 30
+
+    def __post_init__(self):
+        if self.dataset not in EXPERIMENT_DATASETS:
+            raise ConfigError(f"unknown dataset {self.dataset!r}; valid: {', '.join(EXPERIMENT_DATASETS)}")
+        for name in ("n_samples", "hidden_size", "hidden_layers", "epochs", "batch_size", "n_trials",
+                     "n_refine_trials"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        n_val = int(round(self.n_samples * self.val_fraction))
+        if n_val < 1 or n_val >= self.n_samples:
+            raise ConfigError(f"val_fraction {self.val_fraction} of {self.n_samples} samples leaves an empty split")
+        for name in ("lr_range", "weight_decay_range"):
+            low, high = getattr(self, name)
+            if not low < high:
+                raise ConfigError(f"{name} is (low, high) of log10 with low < high, got {(low, high)}")
+        if not 1 <= self.top_k <= self.n_trials:
+            raise ConfigError(f"top_k must be in [1, n_trials={self.n_trials}], got {self.top_k}")
+        if not 2 <= self.refine_top <= self.n_trials:
+            raise ConfigError(f"refine_top must be in [2, n_trials={self.n_trials}] (a range needs two "
+                              f"trials), got {self.refine_top}")
+
+    @property
+    def n_val(self) -> int:
+        return int(round(self.n_samples * self.val_fraction))
+
+
+# ---- the search ------------------------------------------------------------------
+
+def sample_trials(n: int, ranges: dict[str, tuple[float, float]], rng: np.random.Generator) -> list[dict]:
+    """``n`` hyperparameter sets, each value 10^U(low, high) drawn independently (log-uniform).
+
+    ``ranges`` maps a name to (low, high) of log10; names are drawn in the
+    order given, one column at a time.
+    """
+    columns = {name: 10.0 ** rng.uniform(low, high, size=n) for name, (low, high) in ranges.items()}
+    return [{name: float(col[i]) for name, col in columns.items()} for i in range(n)]
+
+
+def split_train_val(x, t, n_val: int, rng: np.random.Generator):
+    """Shuffle (x, t) and hold out the first ``n_val`` samples for validation (the book's split)."""
+    order = rng.permutation(len(x))
+    x, t = x[order], t[order]
+    return (x[n_val:], t[n_val:]), (x[:n_val], t[:n_val])
+
+
+def train_trial(params: dict, train, val, config: Config, seed: int) -> dict:
+    """Train one network with ``params`` (lr, weight_decay); its accuracy curves per epoch."""
+    from trainlab.models.mlp import MultiLayerNet
+    from trainlab.optim import create_optimizer
+    from trainlab.training import Trainer
+
+    net = MultiLayerNet(train[0].shape[1], [config.hidden_size] * config.hidden_layers, 10,
+                        activation="relu", weight_init="he", weight_decay=params["weight_decay"], seed=seed)
+    trainer = Trainer(net, create_optimizer("sgd", net, lr=params["lr"]), batch_size=config.batch_size,
+                      epochs=config.epochs, seed=seed, eval_sets={"val": val}, progress=False)
+    try:
+        history = trainer.fit(*train)
+    except NonFiniteError:
+        # Rare at lr <= 1e-2, but a diverged trial is a result (chance accuracy), not a crash.
+        return {**params, "val_acc": 0.0, "train_acc": 0.0, "val_curve": [], "train_curve": [],
+                "diverged": True}
+    val_curve, train_curve = history.series("val_acc"), history.series("train_acc")
+    return {**params, "val_acc": val_curve[-1], "train_acc": train_curve[-1],
+            "val_curve": val_curve, "train_curve": train_curve, "diverged": False}
+
+
+def search(trials: list[dict], train, val, config: Config, rng: np.random.Generator,
+           train_fn: Callable = train_trial) -> list[dict]:
+    """Run every trial (the plain loop); each gets its own seed for weights and shuffling."""
+    seeds = rng.integers(0, 2**31 - 1, size=len(trials))
+    return [train_fn(params, train, val, config, int(s)) for params, s in zip(trials, seeds)]
+
+
+def ranked(results: list[dict]) -> list[dict]:
+    """Best first by final validation accuracy (the book's ranking); ties keep trial order."""
+    order = sorted(range(len(results)), key=lambda i: -results[i]["val_acc"])
+    return [results[i] for i in order]
+
+
+def log_box(results: list[dict], names=("lr", "weight_decay")) -> dict[str, tuple[float, float]]:
+    """Smallest (low, high) of log10 per hyperparameter that holds every given trial."""
+    return {n: (float(np.log10(min(r[n] for r in results))), float(np.log10(max(r[n] for r in results))))
+            for n in names}
+
+
+def _ranks(values) -> np.ndarray:
+    """Ranks 0..n-1 with tied values sharing their mean rank (accuracies on 100 images tie often)."""
+    v = np.asarray(values, np.float64)
+    ranks = np.empty(v.size)
+    ranks[np.argsort(v, kind="stable")] = np.arange(v.size)
+    for value in np.unique(v):
+        tied = v == value
+        ranks[tied] = ranks[tied].mean()
+    return ranks
+
+
+def _spearman(a, b) -> float:
+    """Spearman rank correlation of two sequences."""
+    ra, rb = _ranks(a), _ranks(b)
+    if ra.std() == 0 or rb.std() == 0:
+        return 0.0
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _summary(results: list[dict]) -> dict:
+    acc = np.array([r["val_acc"] for r in results])
+    return {"n": len(results), "median_val_acc": float(np.median(acc)), "mean_val_acc": float(acc.mean()),
+            "best_val_acc": float(acc.max()), "q25_val_acc": float(np.quantile(acc, 0.25)),
+            "q75_val_acc": float(np.quantile(acc, 0.75)),
+            "diverged": int(sum(r["diverged"] for r in results))}
+
+
+def run(config: Config, seed: int = 0) -> dict:
+    """Both rounds of the search: every trial's hyperparameters and accuracy curves, and summaries."""
+    split_rng, sample_rng, trial_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    data = load_subset(config.dataset, config.n_samples, 1, seed=seed)  # one test image: the API needs >= 1; unused
+    train, val = split_train_val(data.x_train, data.t_train, config.n_val, split_rng)
+
+    ranges1 = {"weight_decay": tuple(config.weight_decay_range), "lr": tuple(config.lr_range)}
+    round1 = search(sample_trials(config.n_trials, ranges1, sample_rng), train, val, config, trial_rng)
+    best1 = ranked(round1)
+    ranges2 = log_box(best1[:config.refine_top], names=("weight_decay", "lr"))
+    round2 = search(sample_trials(config.n_refine_trials, ranges2, sample_rng), train, val, config, trial_rng)
+
+    log_lr_all = np.log10([r["lr"] for r in round1])
+    log_lr_top = np.log10([r["lr"] for r in best1[:config.top_k]])
+    log_wd_top = np.log10([r["weight_decay"] for r in best1[:config.top_k]])
+    low, high = BOOK_LR_BAND
+    top = best1[:config.top_k]
+    return {
+        "dataset": data.name, "n_train": int(len(train[0])), "n_val": int(len(val[0])),
+        "ranges": {"round1": {k: list(v) for k, v in ranges1.items()},
+                   "round2": {k: list(v) for k, v in ranges2.items()}},
+        "round1": round1, "round2": round2,
+        "summary": {"round1": _summary(round1), "round2": _summary(round2)},
+        "top": {
+            "k": config.top_k,
+            "val_acc": [r["val_acc"] for r in top],
+            "log_lr_span": float(log_lr_top.max() - log_lr_top.min()),
+            "log_lr_span_all": float(log_lr_all.max() - log_lr_all.min()),
+            "log_lr_iqr": float(np.subtract(*np.quantile(log_lr_top, [0.75, 0.25]))),
+            "log_lr_iqr_all": float(np.subtract(*np.quantile(log_lr_all, [0.75, 0.25]))),
+            "lr_min": float(10 ** log_lr_top.min()), "lr_max": float(10 ** log_lr_top.max()),
+            "lr_median": float(10 ** np.median(log_lr_top)),
+            "weight_decay_min": float(10 ** log_wd_top.min()), "weight_decay_max": float(10 ** log_wd_top.max()),
+            "fraction_in_book_band": float(np.mean([low <= r["lr"] <= high for r in top])),
+        },
+        # How strongly the final accuracy follows each hyperparameter over round 1.
+        "spearman": {"lr": _spearman([r["lr"] for r in round1], [r["val_acc"] for r in round1]),
+                     "weight_decay": _spearman([r["weight_decay"] for r in round1],
+                                               [r["val_acc"] for r in round1])},
+    }
+
+
+# ---- claims, book numbers, figures --------------------------------------------------
+
+def check(metrics: dict, config: Config) -> list[Claim]:
+    top = metrics["top"]
+    k = top["k"]
+    low, high = BOOK_LR_BAND
+    narrow = top["log_lr_span"] <= 0.5 * top["log_lr_span_all"]
+    in_band = top["fraction_in_book_band"] >= 0.8
+    claims = [Claim(
+        f"The best {k} trials concentrate in a narrow learning-rate band, roughly {low:g} to {high:g} "
+        f"(their log10(lr) spans at most half of what all trials span, and >= 80% of them lie in the band)",
+        narrow and in_band,
+        f"top-{k} lr from {top['lr_min']:.2g} to {top['lr_max']:.2g} (median {top['lr_median']:.2g}): "
+        f"{top['log_lr_span']:.2f} decades vs {top['log_lr_span_all']:.2f} over all "
+        f"{metrics['summary']['round1']['n']} trials; {top['fraction_in_book_band']:.0%} in [{low:g}, {high:g}]; "
+        f"their weight decay spans {top['weight_decay_min']:.1e} to {top['weight_decay_max']:.1e}; "
+        f"rank correlation of val acc with lr {metrics['spearman']['lr']:.2f}, with weight decay "
+        f"{metrics['spearman']['weight_decay']:.2f}")]
+    s1, s2 = metrics["summary"]["round1"], metrics["summary"]["round2"]
+    r2 = metrics["ranges"]["round2"]
+    claims.append(Claim(
+        "Narrowing the ranges to the best trials' region pays: the second round's median validation "
+        "accuracy beats the first round's",
+        s2["median_val_acc"] > s1["median_val_acc"],
+        f"median val acc: round 1 {s1['median_val_acc']:.3f} ({s1['n']} trials), round 2 "
+        f"{s2['median_val_acc']:.3f} ({s2['n']} trials in lr 10^[{r2['lr'][0]:.2f}, {r2['lr'][1]:.2f}], "
+        f"weight decay 10^[{r2['weight_decay'][0]:.2f}, {r2['weight_decay'][1]:.2f}]); "
+        f"best: {s1['best_val_acc']:.3f} vs {s2['best_val_acc']:.3f}"))
+    return claims
+
+
+def book(metrics: dict, config: Config) -> list[BookValue]:
+    top = metrics["top"]
+    k = top["k"]
+    accs = top["val_acc"]
+    return [
+        BookValue(f"learning rate of the best trials (top {k})", "0.001 ~ 0.01",
+                  f"{top['lr_min']:.2g} ~ {top['lr_max']:.2g}", "book: read from its best 5 (sec. 6.5.3)"),
+        BookValue(f"weight decay of the best trials (top {k})", "1e-8 ~ 1e-6",
+                  f"{top['weight_decay_min']:.1e} ~ {top['weight_decay_max']:.1e}",
+                  f"rank correlation of val acc with weight decay over round 1: "
+                  f"{metrics['spearman']['weight_decay']:.2f} (with lr: {metrics['spearman']['lr']:.2f})"),
+        BookValue("best validation accuracy (Best-1)", 0.83, round(accs[0], 3),
+                  "approximate: one run printed in the book; 100 validation images, so steps of 0.01"),
+        BookValue("validation accuracy of Best-5", 0.77, round(accs[min(4, len(accs) - 1)], 3),
+                  "approximate, read from the book's listing for figure 6-24"),
+        BookValue("median validation accuracy, round 1 -> round 2", None,
+                  f"{metrics['summary']['round1']['median_val_acc']:.3f} -> "
+                  f"{metrics['summary']['round2']['median_val_acc']:.3f}",
+                  "the book describes narrowing the range but runs no second round"),
+    ]
+
+
+def plot(metrics: dict, config: Config, out_dir):
+    from trainlab.plots.hyperparameter_search import plot_hyperparameter_search
+
+    return plot_hyperparameter_search(metrics, config, out_dir)
+
+
+register(ExperimentSpec(
+    name="hyperparameter-search",
+    title="Random search for learning rate and weight decay, then a narrowed second round",
+    summary="The book's 100 log-uniform trials (lr 1e-6..1e-2, weight decay 1e-8..1e-4) of a 784-100x6-10 "
+            "net on 500 MNIST images, the best 20 curves as in figure 6-24, and a second round sampled "
+            "inside the best trials' range.",
+    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    quick={"n_trials": 20, "epochs": 30, "hidden_layers": 2, "hidden_size": 50, "top_k": 5, "refine_top": 5,
+           "n_refine_trials": 10},
+))

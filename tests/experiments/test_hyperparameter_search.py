@@ -1,0 +1,135 @@
+"""hyperparameter-search: a quick run on synthetic data, the sampler and loop, and claims that decide both ways."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+from trainlab.errors import ConfigError
+from trainlab.experiments import EXPERIMENTS, run_experiment
+from trainlab.experiments.hyperparameter_search import (
+    Config,
+    _spearman,
+    book,
+    check,
+    log_box,
+    ranked,
+    sample_trials,
+    search,
+)
+
+OVERRIDES = {"dataset": "synthetic"}
+
+
+@pytest.fixture(scope="module")
+def config():
+    return EXPERIMENTS.get("hyperparameter-search").make_config(quick=True, overrides=OVERRIDES)
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hyperparameter-search")
+    return run_experiment("hyperparameter-search", out, quick=True, overrides=OVERRIDES, log=None), out
+
+
+def test_quick_run_writes_metrics_and_figures(result, config):
+    res, out = result
+    assert res.error is None
+    folder = out / "hyperparameter-search"
+    saved = json.loads((folder / "metrics.json").read_text())
+    assert saved["config"]["dataset"] == "synthetic"
+    m = saved["metrics"]
+    assert {"round1", "round2", "summary", "top", "ranges", "spearman", "n_train", "n_val"} <= set(m)
+    assert len(m["round1"]) == config.n_trials and len(m["round2"]) == config.n_refine_trials
+    assert m["n_train"] + m["n_val"] == config.n_samples and m["n_val"] == config.n_val
+    trial = m["round1"][0]
+    assert {"lr", "weight_decay", "val_acc", "train_acc", "val_curve", "train_curve", "diverged"} <= set(trial)
+    assert len(trial["val_curve"]) == len(trial["train_curve"]) == config.epochs
+    assert trial["val_acc"] == trial["val_curve"][-1]
+    assert sorted(res.figures) == ["best-trials.png", "search-space.png"]
+    for name in res.figures:
+        assert (folder / name).stat().st_size > 10_000
+
+
+def test_second_round_samples_inside_the_best_trials_box(result, config):
+    m = result[0].metrics
+    best = ranked(m["round1"])[: config.refine_top]
+    box = m["ranges"]["round2"]
+    assert box == {k: list(v) for k, v in log_box(best, names=("weight_decay", "lr")).items()}
+    for trial in m["round2"]:
+        for name in ("lr", "weight_decay"):
+            assert box[name][0] - 1e-12 <= np.log10(trial[name]) <= box[name][1] + 1e-12
+
+
+def test_measured_claims(result, config):
+    m = result[0].metrics
+    concentrate, narrowed = check(m, config)
+    top = m["top"]
+    # The verdicts follow the stated rules on the measured numbers.
+    assert concentrate.passed == (top["log_lr_span"] <= 0.5 * top["log_lr_span_all"]
+                                  and top["fraction_in_book_band"] >= 0.8)
+    assert f"{top['log_lr_span']:.2f} decades" in concentrate.evidence
+    s = m["summary"]
+    assert narrowed.passed and s["round2"]["median_val_acc"] > s["round1"]["median_val_acc"]
+    assert f"round 1 {s['round1']['median_val_acc']:.3f}" in narrowed.evidence
+    rows = book(m, config)
+    assert rows[2].book == 0.83 and rows[2].measured == round(top["val_acc"][0], 3)
+
+
+def test_claims_fail_when_the_numbers_say_so(result, config):
+    good = copy.deepcopy(result[0].metrics)
+    good["top"].update(log_lr_span=1.0, log_lr_span_all=4.0, fraction_in_book_band=0.9)
+    assert check(good, config)[0].passed
+
+    spread = copy.deepcopy(good)
+    spread["top"]["log_lr_span"] = 3.0                   # the best trials spread over most of the range
+    off_band = copy.deepcopy(good)
+    off_band["top"]["fraction_in_book_band"] = 0.5       # concentrated, but not where the book says
+    no_gain = copy.deepcopy(good)
+    no_gain["summary"]["round2"]["median_val_acc"] = no_gain["summary"]["round1"]["median_val_acc"]
+    assert not check(spread, config)[0].passed
+    assert not check(off_band, config)[0].passed
+    assert not check(no_gain, config)[1].passed
+
+
+def test_sample_trials_is_log_uniform_and_seeded():
+    ranges = {"weight_decay": (-8.0, -4.0), "lr": (-6.0, -2.0)}
+    a = sample_trials(2000, ranges, np.random.default_rng(5))
+    b = sample_trials(2000, ranges, np.random.default_rng(5))
+    assert a == b
+    log_lr = np.log10([t["lr"] for t in a])
+    assert log_lr.min() >= -6 and log_lr.max() <= -2
+    # Uniform in the exponent: each decade gets about a quarter of the draws.
+    counts = np.histogram(log_lr, bins=[-6, -5, -4, -3, -2])[0]
+    assert np.all(np.abs(counts / 2000 - 0.25) < 0.04)
+
+
+def test_search_loop_takes_any_trainer():
+    def fake_trainer(params, train, val, config, seed):
+        return {**params, "val_acc": -abs(np.log10(params["lr"]) + 3), "seed": seed}
+
+    trials = sample_trials(6, {"lr": (-5.0, -1.0)}, np.random.default_rng(0))
+    out = search(trials, None, None, Config(), np.random.default_rng(1), train_fn=fake_trainer)
+    assert [r["lr"] for r in out] == [t["lr"] for t in trials]
+    assert len({r["seed"] for r in out}) == 6
+    assert ranked(out)[0]["lr"] == min(trials, key=lambda t: abs(np.log10(t["lr"]) + 3))["lr"]
+
+
+def test_spearman_handles_ties():
+    assert _spearman([1, 2, 3, 4], [0.1, 0.1, 0.5, 0.9]) == pytest.approx(np.corrcoef([0, 1, 2, 3],
+                                                                                     [0.5, 0.5, 2, 3])[0, 1])
+    assert _spearman([1, 2, 3], [0.2, 0.2, 0.2]) == 0.0
+
+
+def test_config_validation():
+    with pytest.raises(ConfigError):
+        Config(lr_range=(-2.0, -6.0))
+    with pytest.raises(ConfigError):
+        Config(refine_top=1)
+    with pytest.raises(ConfigError):
+        Config(n_trials=10, top_k=20)
+    with pytest.raises(ConfigError):
+        Config(val_fraction=1.0)
+    with pytest.raises(ConfigError):
+        Config(dataset="cifar")

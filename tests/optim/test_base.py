@@ -328,3 +328,15 @@ def test_ftrl_rejects_a_zero_rate_before_touching_anything(make_params):
     assert opt.step_count == 0 and all(s["step"] == 0 for s in opt.state)
     for k in params:
         np.testing.assert_array_equal(params[k].data, before[k])
+
+
+def test_ftrl_rejects_a_zero_accumulator():
+    import numpy as np
+    import pytest
+
+    from trainlab.errors import ConfigError
+    from trainlab.layers.base import Parameter
+    from trainlab.optim import FTRL
+
+    with pytest.raises(ConfigError, match="initial_accumulator_value"):
+        FTRL([Parameter(np.zeros(3))], initial_accumulator_value=0.0)

@@ -1,5 +1,14 @@
 """Imports every experiment module, which registers it; the order is the book's."""
 
 from trainlab.experiments import optimizer_paths  # noqa: F401
+from trainlab.experiments import optimizer_mnist  # noqa: F401
+from trainlab.experiments import init_activations  # noqa: F401
+from trainlab.experiments import init_mnist  # noqa: F401
+from trainlab.experiments import batchnorm  # noqa: F401
+from trainlab.experiments import overfit_weight_decay  # noqa: F401
+from trainlab.experiments import overfit_dropout  # noqa: F401
+from trainlab.experiments import augmentation  # noqa: F401
 from trainlab.experiments import hyperparameter_search  # noqa: F401
+from trainlab.experiments import vanishing_gradients  # noqa: F401
 from trainlab.experiments import clusters_2d  # noqa: F401
+from trainlab.experiments import bn_folding  # noqa: F401

@@ -40,6 +40,8 @@ class MultiLayerNet(Sequential):
     use_batchnorm : bool, default False
     dropout : float, default 0.0
         Drop probability after each hidden activation (0 disables it).
+    inverted_dropout : bool, default True
+        PyTorch's inverted dropout; False gives the book's form (see :class:`Dropout`).
     weight_decay : float, default 0.0
         L2 strength (the book's ``weight_decay_lambda``).
     seed : int or numpy.random.Generator, default 0
@@ -54,7 +56,7 @@ class MultiLayerNet(Sequential):
     def __init__(self, input_size: int, hidden_sizes: Sequence[int], output_size: int,
                  activation: str = "relu", weight_init: InitSpec = "he",
                  use_batchnorm: bool = False, dropout: float = 0.0, weight_decay: float = 0.0,
-                 seed: int | np.random.Generator = 0, dtype=None) -> None:
+                 seed: int | np.random.Generator = 0, dtype=None, *, inverted_dropout: bool = True) -> None:
         hidden_sizes = [int(h) for h in hidden_sizes]
         if int(input_size) <= 0 or int(output_size) <= 0 or any(h <= 0 for h in hidden_sizes):
             raise ConfigError(f"MultiLayerNet sizes must be positive, got input {input_size}, "
@@ -73,12 +75,13 @@ class MultiLayerNet(Sequential):
                 layers.append(BatchNorm1d(fan_out, dtype=dt))
             layers.append(act_cls())
             if dropout:
-                layers.append(Dropout(dropout, rng=rng))
+                layers.append(Dropout(dropout, inverted=inverted_dropout, rng=rng))
         layers.append(Linear(sizes[-1], int(output_size), weight_init=weight_init, rng=rng, dtype=dt))
         super().__init__(*layers)
         self.input_size, self.hidden_sizes, self.output_size = int(input_size), hidden_sizes, int(output_size)
         self.activation, self.weight_init = activation, weight_init
         self.use_batchnorm, self.dropout = bool(use_batchnorm), float(dropout)
+        self.inverted_dropout = bool(inverted_dropout)
         self.weight_decay = float(weight_decay)
         self.seed = seed if isinstance(seed, int) else None
         self.dtype = dt
@@ -115,7 +118,8 @@ class MultiLayerNet(Sequential):
         return {"input_size": self.input_size, "hidden_sizes": list(self.hidden_sizes),
                 "output_size": self.output_size, "activation": self.activation,
                 "weight_init": self.weight_init, "use_batchnorm": self.use_batchnorm,
-                "dropout": self.dropout, "weight_decay": self.weight_decay,
+                "dropout": self.dropout, "inverted_dropout": self.inverted_dropout,
+                "weight_decay": self.weight_decay,
                 "seed": self.seed if self.seed is not None else 0, "dtype": self.dtype.name}
 
     @classmethod

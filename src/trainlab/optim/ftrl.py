@@ -67,7 +67,10 @@ class FTRLConfig(OptimizerConfig):
         super().__post_init__()
         o = self.owner
         self._set("learning_rate_power", check_real(o, "learning_rate_power", self.learning_rate_power, high=0.0))
-        for name in ("initial_accumulator_value", "l1_regularization_strength", "l2_regularization_strength",
+        # A zero accumulator divides 0 by 0 for any weight whose gradient is still 0.
+        self._set("initial_accumulator_value", check_real(o, "initial_accumulator_value",
+                                                          self.initial_accumulator_value, low=0.0, low_open=True))
+        for name in ("l1_regularization_strength", "l2_regularization_strength",
                      "l2_shrinkage_regularization_strength", "beta"):
             self._set(name, check_real(o, name, getattr(self, name), low=0.0))
 

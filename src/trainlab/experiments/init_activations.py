@@ -1,0 +1,232 @@
+"""Activation histograms of a deep net at initialisation: the book's figures 6-10 to 6-14.
+
+A 1000 x 100 standard normal input goes through 5 layers of 100 nodes
+(Linear without bias, then the activation). Compared: sigmoid, tanh and ReLU
+under four weight distributions, N(0, 1), N(0, 0.01^2), Xavier N(0, 1/n) and
+He N(0, 2/n) with n = 100 the fan-in. Every combination draws the same
+standard normal weights (scaled), so the rows differ only by scale and
+activation. Measured per layer: a histogram on fixed bins, the standard
+deviation, and the fraction of outputs near the ends and near the middle of
+the activation's range.
+
+Reference: Saito, *Deep Learning from Scratch*, sec. 6.2.2-6.2.3
+(ch06/weight_init_activation_histogram.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainlab.errors import ConfigError
+from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.layers import ACTIVATIONS, Linear, Sequential
+
+#: (label, Linear weight_init)
+INITS = (("std=1", 1.0), ("std=0.01", 0.01), ("Xavier", "xavier"), ("He", "he"))
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu")
+
+
+@dataclass(frozen=True)
+class Config:
+    n_samples: int = 1000
+    n_nodes: int = 100
+    n_layers: int = 5
+    bins: int = 30
+    #: Upper end of the ReLU histograms (outputs above it are counted, not drawn).
+    relu_max: float = 3.0
+    #: "Near an end": within this distance of 0 or 1 (sigmoid) or of -1 or 1 (tanh).
+    edge: float = 0.1
+    #: "Wide": a layer's std is at least this fraction of the std of f(z), z ~ N(0, 1).
+    wide_fraction: float = 0.25
+    #: "Holds its spread": the std shrinks by at most this factor per layer (geometric mean from layer 2 on).
+    hold_ratio: float = 0.8
+
+    def __post_init__(self):
+        for name in ("n_samples", "n_nodes", "bins"):
+            if getattr(self, name) < 2:
+                raise ConfigError(f"{name} must be >= 2, got {getattr(self, name)}")
+        if self.n_layers < 3:
+            raise ConfigError(f"n_layers must be >= 3 (the trend with depth is measured from layer 2 on), "
+                              f"got {self.n_layers}")
+        if not self.relu_max > 0:
+            raise ConfigError(f"relu_max must be > 0, got {self.relu_max}")
+        if not 0 < self.edge < 0.5:
+            raise ConfigError(f"edge must be in (0, 0.5), got {self.edge}")
+        if not 0 < self.wide_fraction < 1:
+            raise ConfigError(f"wide_fraction must be in (0, 1), got {self.wide_fraction}")
+        if not 0 < self.hold_ratio <= 1:
+            raise ConfigError(f"hold_ratio must be in (0, 1], got {self.hold_ratio}")
+
+
+def output_range(activation: str, config: Config) -> tuple[float, float]:
+    """The histogram range: the activation's range; for ReLU (0, relu_max]."""
+    return {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0), "relu": (0.0, config.relu_max)}[activation]
+
+
+def reference_std(activation: str) -> float:
+    """std of f(z) for z ~ N(0, 1): the spread of a layer whose pre-activation has unit variance.
+
+    Computed by quadrature on a fine grid, so it is exact to many digits and needs no randomness.
+    """
+    z = np.linspace(-10, 10, 200001)
+    w = np.exp(-0.5 * z * z)
+    w /= w.sum()
+    f = ACTIVATIONS.get(activation)().forward(z, train=False)
+    mean = (w * f).sum()
+    return float(np.sqrt((w * (f - mean) ** 2).sum()))
+
+
+def layer_stats(a: np.ndarray, activation: str, edges: np.ndarray, config: Config) -> dict:
+    """Histogram counts and spread of one layer's outputs (N, nodes)."""
+    lo, hi = output_range(activation, config)
+    values = a.ravel()
+    out = {"mean": float(values.mean()), "std": float(values.std())}
+    if activation == "relu":
+        # Half the outputs are exactly 0: as a bar it would dwarf the rest, so it is kept as a number.
+        positive = values[values > 0]
+        out["counts"] = np.histogram(positive, bins=edges)[0].tolist()
+        out["zero_fraction"] = float((values == 0).mean())
+        out["above_range"] = float((values > hi).mean())
+    else:
+        out["counts"] = np.histogram(values, bins=edges)[0].tolist()
+        out["low_fraction"] = float((values <= lo + config.edge).mean())
+        out["high_fraction"] = float((values >= hi - config.edge).mean())
+        middle = (lo + hi) / 2
+        out["middle_fraction"] = float((np.abs(values - middle) <= config.edge).mean())
+    return out
+
+
+def run(config: Config, seed: int = 0) -> dict:
+    """Forward the same Gaussian input through each (activation, initialisation) network once."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((config.n_samples, config.n_nodes))  # (N, nodes)
+    weight_seed = int(rng.integers(0, 2**31 - 1))
+    out: dict = {"reference_std": {}, "edges": {}, "runs": {}}
+    for activation in ACTIVATION_NAMES:
+        lo, hi = output_range(activation, config)
+        edges = np.linspace(lo, hi, config.bins + 1)
+        out["edges"][activation] = edges.tolist()
+        out["reference_std"][activation] = reference_std(activation)
+        out["runs"][activation] = {}
+        for label, init in INITS:
+            # The same generator state for every combination: the weights differ only by their scale.
+            weights = np.random.default_rng(weight_seed)
+            layers = []
+            for _ in range(config.n_layers):
+                layers.append(Linear(config.n_nodes, config.n_nodes, bias=False, weight_init=init, rng=weights,
+                                     dtype=np.float64))
+                layers.append(ACTIVATIONS.get(activation)())
+            net = Sequential(*layers)
+            outputs: list[np.ndarray] = []
+
+            def keep_activation(path, layer, y, outputs=outputs):
+                if not isinstance(layer, Linear):
+                    outputs.append(y)  # (N, nodes)
+
+            net.forward_hooks.append(keep_activation)
+            net.forward(x, train=False)
+            stds = [float(a.std()) for a in outputs]
+            out["runs"][activation][label] = {
+                "weight_init": init,
+                "layers": [layer_stats(a, activation, edges, config) for a in outputs],
+                # Geometric-mean factor by which the std changes from one layer to the next, from layer 2
+                # on: layer 1 sees the raw zero-mean input, the others see activations (a sigmoid's have
+                # mean 0.5), so the first step mixes a change of input with the effect of depth.
+                "std_ratio_per_layer": float((stds[-1] / stds[1]) ** (1 / (len(stds) - 2)))
+                if stds[1] > 0 else 0.0,
+            }
+    return out
+
+
+def _stds(r: dict) -> str:
+    return " ".join(f"{layer['std']:.3g}" for layer in r["layers"])
+
+
+def _wide_and_held(metrics: dict, activation: str, label: str, config: Config) -> tuple[bool, str]:
+    r = metrics["runs"][activation][label]
+    floor = config.wide_fraction * metrics["reference_std"][activation]
+    smallest = min(layer["std"] for layer in r["layers"])
+    ok = smallest >= floor and r["std_ratio_per_layer"] >= config.hold_ratio
+    return ok, (f"{activation}/{label}: std by layer {_stds(r)} (smallest {smallest:.3g} vs floor {floor:.3g}), "
+                f"per-layer ratio from layer 2 on {r['std_ratio_per_layer']:.3f}")
+
+
+def check(metrics: dict, config: Config) -> list[Claim]:
+    runs = metrics["runs"]
+    claims = []
+    big = runs["sigmoid"]["std=1"]["layers"]
+    lows = [layer["low_fraction"] for layer in big]
+    highs = [layer["high_fraction"] for layer in big]
+    claims.append(Claim(
+        f"Sigmoid with std 1 piles the outputs at 0 and 1: in every layer more than half lie within "
+        f"{config.edge} of an end, and each end holds at least 20%",
+        all(lo + hi > 0.5 and lo >= 0.2 and hi >= 0.2 for lo, hi in zip(lows, highs)),
+        "fraction near 0 / near 1 by layer: "
+        + ", ".join(f"{lo:.2f}/{hi:.2f}" for lo, hi in zip(lows, highs))))
+
+    small = runs["sigmoid"]["std=0.01"]
+    floor = config.wide_fraction * metrics["reference_std"]["sigmoid"]
+    mids = [layer["middle_fraction"] for layer in small["layers"]]
+    claims.append(Claim(
+        f"Sigmoid with std 0.01 collapses near 0.5: in every layer the std is below {config.wide_fraction:g} x "
+        f"std(sigmoid(z)) and at least 99% of outputs lie within {config.edge} of 0.5",
+        all(layer["std"] < floor for layer in small["layers"]) and min(mids) >= 0.99,
+        f"std by layer {_stds(small)} (limit {floor:.3g}); fraction within {config.edge} of 0.5: "
+        + " ".join(f"{m:.3f}" for m in mids)))
+
+    oks, texts = zip(*(_wide_and_held(metrics, act, "Xavier", config) for act in ("sigmoid", "tanh")))
+    rule = (f"every layer's std at least {config.wide_fraction:g} x std(f(z)) for z ~ N(0, 1), and from layer 2 "
+            f"on shrinking by at most a factor {config.hold_ratio:g} per layer")
+    claims.append(Claim(f"Xavier keeps a wide spread in every layer with sigmoid and tanh ({rule})",
+                        all(oks), "; ".join(texts)))
+
+    ok, text = _wide_and_held(metrics, "relu", "He", config)
+    claims.append(Claim(f"He keeps a wide spread in every layer with ReLU ({rule})", ok, text))
+
+    xr = runs["relu"]["Xavier"]
+    claims.append(Claim(
+        f"With ReLU, Xavier's spread shrinks with depth (by more than a factor {config.hold_ratio:g} per layer; "
+        "each layer halves the variance)",
+        xr["std_ratio_per_layer"] < config.hold_ratio,
+        f"relu/Xavier: std by layer {_stds(xr)}, per-layer ratio from layer 2 on {xr['std_ratio_per_layer']:.3f} "
+        f"(1/sqrt(2) = 0.707 in theory); relu/He: {runs['relu']['He']['std_ratio_per_layer']:.3f}"))
+    return claims
+
+
+def book(metrics: dict, config: Config) -> list[BookValue]:
+    runs = metrics["runs"]
+    last = config.n_layers - 1
+    note = "the book shows histograms only (figs. 6-10 to 6-14); measured: std of the last layer's outputs"
+    return [
+        BookValue("sigmoid, std=1: outputs at 0 and 1 (fig. 6-10)", "U-shaped histogram",
+                  round(runs["sigmoid"]["std=1"]["layers"][last]["std"], 4), note),
+        BookValue("sigmoid, std=0.01: outputs near 0.5 (fig. 6-11)", "narrow peak at 0.5",
+                  round(runs["sigmoid"]["std=0.01"]["layers"][last]["std"], 4), note),
+        BookValue("sigmoid, Xavier: spread out (fig. 6-13)", "wide, bell-shaped",
+                  round(runs["sigmoid"]["Xavier"]["layers"][last]["std"], 4), note),
+        BookValue("tanh, Xavier: spread out, centred at 0 (fig. 6-13)", "wide, bell-shaped",
+                  round(runs["tanh"]["Xavier"]["layers"][last]["std"], 4), note),
+        BookValue("ReLU, Xavier: concentrates at 0 with depth (fig. 6-14)", "narrowing with depth",
+                  round(runs["relu"]["Xavier"]["layers"][last]["std"], 4), note),
+        BookValue("ReLU, He: same spread in every layer (fig. 6-14)", "even across layers",
+                  round(runs["relu"]["He"]["layers"][last]["std"], 4), note),
+    ]
+
+
+def plot(metrics: dict, config: Config, out_dir):
+    from trainlab.plots.init_activations import plot_init_activations
+
+    return plot_init_activations(metrics, config, out_dir)
+
+
+register(ExperimentSpec(
+    name="init-activations",
+    title="Activation histograms at initialisation: weight std 1, 0.01, Xavier and He",
+    summary="A Gaussian input through 5 layers of 100 nodes with sigmoid, tanh and ReLU under four weight "
+            "scales: std 1 saturates the sigmoid, std 0.01 collapses it, Xavier (sigmoid, tanh) and He (ReLU) "
+            "keep the spread, as in the book's figures 6-10 to 6-14.",
+    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    quick={},
+))

@@ -1,0 +1,205 @@
+"""Optimizers on MNIST: the book's figure 6-9 (SGD, Momentum, AdaGrad, Adam) plus the rest of the registry.
+
+A 784-100-100-100-100-10 ReLU network with He initial weights is trained for
+2000 iterations of batch 128 with each optimizer, every one from the same
+initial weights and on the same batches, so the curves differ only by the
+update rule. Compared: the smoothed training loss over the iterations, the
+loss at the end, and the test accuracy after training.
+
+Learning rates: the book's four use the book's (SGD 0.01, Momentum 0.01 with
+momentum 0.9, AdaGrad 0.01, Adam 0.001). The others use the defaults of
+their papers or of PyTorch: Nesterov 0.01 (momentum 0.9, as Momentum),
+RMSProp 0.001 (Keras's default; PyTorch's 0.01 is the rate of plain SGD for a
+normalised step and overshoots here), Adadelta 1.0, AdamW 0.001 with
+decoupled weight decay 0.01, Adamax and NAdam 0.002. FTRL uses lr 0.01 with
+its accumulator started at 1e-10 (the paper starts it at 0): with Keras's
+0.1 the first step keeps only a fraction 1 - sqrt(0.1 / (0.1 + g^2)) of the
+initial weights, which is about 0 for MNIST's small gradients, and the deep
+network never leaves the chance-level loss ln 10.
+
+Reference: Saito, *Deep Learning from Scratch*, sec. 6.1.8 (ch06/optimizer_compare_mnist.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainlab.errors import ConfigError
+from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.common import EXPERIMENT_DATASETS, Subset, load_subset, smooth
+from trainlab.models.mlp import MultiLayerNet
+from trainlab.optim import create_optimizer
+from trainlab.training import History, Trainer
+
+#: (label, registry name, hyperparameters); see the module docstring for the choices.
+OPTIMIZERS = (
+    ("SGD", "sgd", {"lr": 0.01}),
+    ("Momentum", "momentum", {"lr": 0.01, "momentum": 0.9}),
+    ("AdaGrad", "adagrad", {"lr": 0.01}),
+    ("Adam", "adam", {"lr": 0.001}),
+    ("Nesterov", "nesterov", {"lr": 0.01, "momentum": 0.9}),
+    ("RMSProp", "rmsprop", {"lr": 0.001}),
+    ("Adadelta", "adadelta", {"lr": 1.0}),
+    ("AdamW", "adamw", {"lr": 0.001, "weight_decay": 0.01}),
+    ("Adamax", "adamax", {"lr": 0.002}),
+    ("NAdam", "nadam", {"lr": 0.002}),
+    ("FTRL", "ftrl", {"lr": 0.01, "initial_accumulator_value": 1e-10}),
+)
+BOOK_FOUR = ("SGD", "Momentum", "AdaGrad", "Adam")
+#: The book prints the batch loss every 100 iterations; these are its last line (iteration 1900).
+BOOK_ITERATION = 1900
+BOOK_LOSS = {"SGD": 0.150, "Momentum": 0.050, "AdaGrad": 0.016, "Adam": 0.032}
+
+
+@dataclass(frozen=True)
+class Config:
+    dataset: str = "mnist"
+    n_train: int = 60000
+    n_test: int = 10000
+    hidden: tuple[int, ...] = (100, 100, 100, 100)
+    batch_size: int = 128
+    iterations: int = 2000
+    optimizers: tuple[str, ...] = tuple(label for label, _, _ in OPTIMIZERS)
+    smooth_window: int = 19
+    curve_points: int = 500
+
+    def __post_init__(self):
+        if self.dataset not in EXPERIMENT_DATASETS:
+            raise ConfigError(f"dataset must be one of {', '.join(EXPERIMENT_DATASETS)}, got {self.dataset!r}")
+        for name in ("n_train", "n_test", "batch_size", "smooth_window"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.iterations < 10:
+            raise ConfigError(f"iterations must be >= 10, got {self.iterations}")
+        if self.curve_points < 2:
+            raise ConfigError(f"curve_points must be >= 2, got {self.curve_points}")
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ConfigError(f"hidden must list positive layer sizes, got {self.hidden}")
+        known = [label for label, _, _ in OPTIMIZERS]
+        unknown = [o for o in self.optimizers if o not in known]
+        if unknown:
+            raise ConfigError(f"unknown optimizer label(s) {', '.join(unknown)}; valid: {', '.join(known)}")
+        missing = [o for o in BOOK_FOUR if o not in self.optimizers]
+        if missing:
+            # The claims compare the book's four; without one of them there is nothing to decide.
+            raise ConfigError(f"optimizers must include the book's four ({', '.join(BOOK_FOUR)}); "
+                              f"missing {', '.join(missing)}")
+
+
+def split_seed(seed: int, n: int = 2) -> list[int]:
+    """``n`` independent integer seeds drawn from ``seed`` (initial weights, batch order)."""
+    return [int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, size=n)]
+
+
+def train(model, optimizer, data: Subset, *, batch_size: int, iterations: int, seed: int) -> History:
+    """Train ``model`` for ``iterations`` steps; the test set is evaluated after every epoch."""
+    trainer = Trainer(model, optimizer, batch_size=batch_size, iterations=iterations, seed=seed,
+                      eval_sets={"test": (data.x_test, data.t_test)}, eval_train=False, progress=False)
+    return trainer.fit(data.x_train, data.t_train)
+
+
+def curve_indices(iterations: int, points: int) -> np.ndarray:
+    """At most about ``points`` iteration indices, evenly spaced, first and last included."""
+    stride = max(1, math.ceil(iterations / points))
+    idx = np.arange(0, iterations, stride)
+    return idx if idx[-1] == iterations - 1 else np.append(idx, iterations - 1)
+
+
+def summarise(history: History, config, at: np.ndarray) -> dict:
+    """Loss curves (sampled at ``at``), the final loss and the test accuracy of one run."""
+    loss = np.asarray(history.loss, np.float64)
+    smoothed = np.asarray(smooth(loss, config.smooth_window))
+    tail = max(1, len(loss) // 10)
+    book_iter = min(BOOK_ITERATION, len(loss) - 1)
+    return {
+        "loss": loss[at].tolist(),
+        "smoothed_loss": smoothed[at].tolist(),
+        # Mean batch loss over the last tenth of training: one number per run, free of batch noise.
+        "final_loss": float(loss[-tail:].mean()),
+        "smoothed_loss_at_book_iteration": float(smoothed[book_iter]),
+        "test_acc": float(history.last("test_acc")),
+        "test_acc_curve": history.series("test_acc"),
+        "eval_iterations": history.series("iteration"),
+    }
+
+
+def run(config: Config, seed: int = 0) -> dict:
+    """Train one network per optimizer from the same weights on the same batches."""
+    data = load_subset(config.dataset, config.n_train, config.n_test, seed=seed)
+    init_seed, batch_seed = split_seed(seed)
+    at = curve_indices(config.iterations, config.curve_points)
+    hyper_of = {label: (name, hyper) for label, name, hyper in OPTIMIZERS}
+    runs = {}
+    for label in config.optimizers:
+        name, hyper = hyper_of[label]
+        model = MultiLayerNet(data.x_train.shape[1], config.hidden, 10, activation="relu", weight_init="he",
+                              seed=init_seed)
+        optimizer = create_optimizer(name, model.named_parameters(), **hyper)
+        history = train(model, optimizer, data, batch_size=config.batch_size, iterations=config.iterations,
+                        seed=batch_seed)
+        runs[label] = {"optimizer": name, "hyper": dict(hyper), **summarise(history, config, at)}
+    return {"dataset": data.name, "n_train": int(len(data.x_train)), "n_test": int(len(data.x_test)),
+            "curve_iterations": at.tolist(),
+            "book_iteration": min(BOOK_ITERATION, config.iterations - 1), "runs": runs}
+
+
+def _ranking(runs: dict) -> list[str]:
+    return sorted(runs, key=lambda k: runs[k]["final_loss"])
+
+
+def check(metrics: dict, config: Config) -> list[Claim]:
+    runs = metrics["runs"]
+    four = {k: runs[k] for k in BOOK_FOUR}
+    rank = _ranking(runs)
+    places = ", ".join(f"{k} {rank.index(k) + 1}" for k in BOOK_FOUR)
+    claims = [Claim(
+        "SGD ends with the highest loss among the book's four optimizers (SGD, Momentum, AdaGrad, Adam)",
+        all(four["SGD"]["final_loss"] > four[k]["final_loss"] for k in BOOK_FOUR[1:]),
+        "final loss (mean batch loss over the last 10% of iterations): "
+        + ", ".join(f"{k} {r['final_loss']:.3f}" for k, r in four.items())
+        + f"; place among all {len(runs)} optimizers (1 = lowest loss): {places}; "
+        + "order: " + " < ".join(rank))]
+    sgd_acc = four["SGD"]["test_acc"]
+    claims.append(Claim(
+        "Momentum, AdaGrad and Adam also reach a higher test accuracy than SGD",
+        all(four[k]["test_acc"] > sgd_acc for k in BOOK_FOUR[1:]),
+        f"test accuracy on {metrics['n_test']} images after {config.iterations} iterations: "
+        + ", ".join(f"{k} {r['test_acc']:.4f}" for k, r in four.items())))
+    return claims
+
+
+def book(metrics: dict, config: Config) -> list[BookValue]:
+    runs = metrics["runs"]
+    at = metrics["book_iteration"]
+    note = (f"book: batch loss printed at iteration {BOOK_ITERATION} (one batch, noisy); measured: loss "
+            f"smoothed over {config.smooth_window} iterations at iteration {at}")
+    where = f"iteration {BOOK_ITERATION}"
+    if at != BOOK_ITERATION:
+        note += f" (this run has only {config.iterations} iterations)"
+        where += f" (measured at {at})"
+    rows = [BookValue(f"{k}: training loss at {where}", BOOK_LOSS[k],
+                      round(runs[k]["smoothed_loss_at_book_iteration"], 4), note) for k in BOOK_FOUR]
+    rows.append(BookValue("order of the final loss, highest first", "SGD > Momentum > Adam > AdaGrad",
+                          " > ".join(k for k in reversed(_ranking(runs)) if k in BOOK_FOUR),
+                          f"book: its printed values at iteration {BOOK_ITERATION}; measured: the final loss "
+                          "(mean over the last 10% of iterations)"))
+    return rows
+
+
+def plot(metrics: dict, config: Config, out_dir):
+    from trainlab.plots.optimizer_mnist import plot_optimizer_mnist
+
+    return plot_optimizer_mnist(metrics, config, out_dir)
+
+
+register(ExperimentSpec(
+    name="optimizer-mnist",
+    title="Optimizers on MNIST: training loss of SGD, Momentum, AdaGrad, Adam and the rest",
+    summary="A 5-layer ReLU network trained for 2000 iterations (batch 128) with every optimizer from the same "
+            "weights on the same batches; SGD learns slowest, as in the book's figure 6-9.",
+    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    quick={"n_train": 10000, "n_test": 2000, "iterations": 150},
+))

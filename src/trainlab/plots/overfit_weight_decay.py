@@ -1,0 +1,48 @@
+"""Figures of the overfitting experiments: train and test accuracy with and without a technique."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trainlab.plots.style import pyplot, save
+
+
+def plot_overfit(metrics: dict, config, out_dir, *, technique: str, setting: str, name: str,
+                 extra_labels: dict[str, str] | None = None):
+    """Three panels: accuracy without the technique, with it, and the train-test gap of every run.
+
+    ``technique`` names it ("weight decay"), ``setting`` its strength ("\u03bb = 0.1");
+    ``extra_labels`` names further runs (by their key in ``metrics["runs"]``) for the gap panel.
+    """
+    plt = pyplot()
+    labels = {"without": f"without {technique}", "with": f"with {technique} ({setting})", **(extra_labels or {})}
+    dataset = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(metrics["dataset"], metrics["dataset"])
+    epochs = np.asarray(metrics["epochs"])
+    runs = metrics["runs"]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    for ax, key in zip(axes[:2], ("without", "with")):
+        r = runs[key]
+        ax.plot(epochs, r["train_acc"], color="tab:blue", label=f"train ({metrics['n_train']} images)")
+        ax.plot(epochs, r["test_acc"], color="tab:orange", label=f"test ({metrics['n_test']} images)")
+        ax.fill_between(epochs, r["test_acc"], r["train_acc"], color="0.6", alpha=0.25,
+                        label=f"gap (last {config.gap_window} epochs: {r['mean_gap']:.3f})")
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy")
+        ax.set_title(f"{labels[key]}\nlast epoch: train {r['final_train_acc']:.3f}, test {r['final_test_acc']:.3f}")
+        ax.legend(loc="lower right")
+    ax = axes[2]
+    colors = iter(["tab:red", "tab:green", "tab:purple", "tab:brown"])
+    for key, r in runs.items():
+        gap = np.asarray(r["train_acc"]) - np.asarray(r["test_acc"])
+        ax.plot(epochs, gap, color=next(colors), linestyle="-" if key in ("without", "with") else "--",
+                label=labels.get(key, key))
+    ax.axvspan(epochs[-config.gap_window], epochs[-1], color="0.85", alpha=0.5,
+               label=f"last {config.gap_window} epochs (averaged)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("train accuracy - test accuracy")
+    ax.set_title(f"Train-test gap, without and with {technique}")
+    ax.legend(loc="lower right")
+    fig.suptitle(f"{config.hidden_layers + 1}-layer ReLU net on the first {metrics['n_train']} {dataset} "
+                 f"training images: overfitting without and with {technique} ({setting})")
+    return [save(fig, out_dir, name)]

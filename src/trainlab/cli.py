@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -269,11 +270,31 @@ def build_parser() -> argparse.ArgumentParser:
     from trainlab.data.cli import add_data_parser
 
     add_data_parser(subparsers)
+    from trainlab.search.cli import add_search_parser
+
+    add_search_parser(subparsers)
     add_list_parser(subparsers)
     return parser
 
 
+def limit_blas_threads() -> None:
+    """Run NumPy's BLAS on one thread unless the user chose a number.
+
+    trainlab's matrices are small (a batch of 100 by a few hundred units): a
+    second BLAS thread gains little on an idle machine, and when any other
+    program competes for the cores, spinning BLAS threads make training many
+    times slower. Must run before NumPy is imported; set OPENBLAS_NUM_THREADS
+    (or OMP_NUM_THREADS / MKL_NUM_THREADS) to override.
+    """
+    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+    if any(name in os.environ for name in names):
+        return
+    for name in names:
+        os.environ[name] = "1"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    limit_blas_threads()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,16 +41,23 @@ def load_subset(dataset: str, n_train: int, n_test: int, *, seed: int = 0, flatt
         x, t = make_tiny_images(n_train + n_test, n_classes=10, size=28, noise=0.25, seed=seed)
         x_train, t_train, x_test, t_test = x[:n_train], t[:n_train], x[n_train:], t[n_train:]
     else:
-        from trainlab.data import load_dataset
-
-        data = load_dataset(dataset, normalize=True, flatten=False)
+        data = _load_full(dataset)
         x_train, t_train = data.x_train[:n_train], data.t_train[:n_train]
         x_test, t_test = data.x_test[:n_test], data.t_test[:n_test]
     if flatten:
         x_train = x_train.reshape(len(x_train), -1)
         x_test = x_test.reshape(len(x_test), -1)
-    return Subset(np.ascontiguousarray(x_train, np.float32), t_train.astype(np.int64),
-                  np.ascontiguousarray(x_test, np.float32), t_test.astype(np.int64), dataset)
+    # Copies: an experiment may change its arrays without touching the shared, cached data set.
+    return Subset(np.array(x_train, np.float32), t_train.astype(np.int64),
+                  np.array(x_test, np.float32), t_test.astype(np.int64), dataset)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_full(dataset: str):
+    """The whole data set, loaded (and checksummed) once per process: a reproduce run asks for it a dozen times."""
+    from trainlab.data import load_dataset
+
+    return load_dataset(dataset, normalize=True, flatten=False)
 
 
 def smooth(values, window: int = 19) -> list[float]:

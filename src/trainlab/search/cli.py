@@ -1,0 +1,94 @@
+"""``trainlab search``: the hyperparameter search from the command line.
+
+Building the parser imports nothing heavy; Optuna (and Dask, for
+``--scheduler``) are imported when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def add_search_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "search", help="search hyperparameters with Optuna (resumable, parallel, on a Dask cluster)",
+        description="Search the learning rate, weight decay or any other hyperparameter of the book's "
+                    "network: random (the book's search) or TPE sampling, optional Hyperband / successive-"
+                    "halving pruning, every trial kept in a study file so that --resume continues it.",
+        epilog="space file example: {\"lr\": {\"low\": 1e-6, \"high\": 1e-2, \"log\": true}, "
+               "\"hidden\": {\"choices\": [50, 100]}}; see docs/search.md")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--space", metavar="FILE.json",
+                       help="search space as a JSON file (or JSON text starting with '{')")
+    which.add_argument("--book", action="store_true",
+                       help="the book's space: lr 1e-6..1e-2 and weight decay 1e-8..1e-4, both log (default)")
+    p.add_argument("--sampler", choices=["random", "tpe"], default=None, help="default: random")
+    p.add_argument("--pruner", choices=["none", "hyperband", "successive-halving"], default=None,
+                   help="stop lagging trials early (default: none)")
+    p.add_argument("--trials", type=_positive_int, default=None,
+                   help="trials to finish in all, resumed ones included (default: 100)")
+    p.add_argument("--epochs", type=_positive_int, default=None, help="epochs per trial (default: 50)")
+    p.add_argument("--samples", type=_positive_int, default=None,
+                   help="training images used, 20%% of them for validation (default: 500)")
+    p.add_argument("--dataset", choices=["mnist", "fashion-mnist", "synthetic"], default=None,
+                   help="default: mnist; 'synthetic' is generated, for tests")
+    p.add_argument("--out", type=Path, default=Path("runs/search"), help="output folder (default: runs/search)")
+    p.add_argument("--resume", action="store_true", help="continue the search in --out")
+    p.add_argument("--workers", type=_positive_int, default=1,
+                   help="worker processes on this machine, or tasks on the cluster (default: 1)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                   help="run the trials on this Dask scheduler's workers")
+    p.add_argument("--storage", metavar="URL", default=None,
+                   help="study storage every worker reaches: an RDB URL (postgresql://...) or a journal "
+                        "file path (default: a file in --out)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the split, sampler and trials (default: 0)")
+    p.add_argument("--no-plots", action="store_true", help="no figures")
+    p.add_argument("--no-retrain", action="store_true", help="do not retrain and save the best model")
+    p.add_argument("--quiet", action="store_true", help="print only the result")
+    p.set_defaults(func=cmd_search)
+
+
+def _objective_config(args):
+    """The objective's settings from the flags; on --resume, the saved ones with the flags applied."""
+    from trainlab.search.objective import ObjectiveConfig
+
+    given = {key: value for key, value in (("dataset", args.dataset), ("epochs", args.epochs),
+                                           ("n_samples", args.samples)) if value is not None}
+    saved = None
+    settings = args.out / "search.json"
+    if args.resume and settings.exists():
+        objective = json.loads(settings.read_text(encoding="utf-8")).get("objective", {})
+        saved = objective.get("config") if objective.get("kind") == "book" else None
+    if saved is not None:
+        return ObjectiveConfig.from_dict({**saved, **given}) if given else None
+    return ObjectiveConfig(**given)
+
+
+def cmd_search(args) -> int:
+    try:
+        from trainlab.search.engine import run_search
+        from trainlab.search.space import BOOK_SPACE
+    except ImportError as e:
+        print(f"trainlab search needs Optuna ({e}): pip install 'trainlab[search]'", file=sys.stderr)
+        return 1
+    space = BOOK_SPACE if args.book else args.space
+    results = run_search(space, objective_config=_objective_config(args), sampler=args.sampler,
+                         pruner=args.pruner, n_trials=args.trials, out_dir=args.out, resume=args.resume,
+                         workers=args.workers, scheduler=args.scheduler, storage=args.storage, seed=args.seed,
+                         retrain=not args.no_retrain, plots=not args.no_plots, verbose=not args.quiet)
+    if args.quiet and results.best is not None:
+        print(json.dumps(results.best, default=str))
+    return 0 if results.best is not None else 1

@@ -133,3 +133,26 @@ def test_config_validation():
         Config(val_fraction=1.0)
     with pytest.raises(ConfigError):
         Config(dataset="cifar")
+
+
+@pytest.mark.parametrize("engine", ["optuna", "loop"])
+def test_both_engines_produce_the_same_kind_of_round(engine, tmp_path):
+    if engine == "optuna":
+        pytest.importorskip("optuna")
+    overrides = {**OVERRIDES, "engine": engine, "n_trials": 6, "n_refine_trials": 3, "epochs": 3,
+                 "top_k": 3, "refine_top": 3}
+    res = run_experiment("hyperparameter-search", tmp_path, quick=True, overrides=overrides, log=None,
+                         figures=False)
+    assert res.error is None
+    m = res.metrics
+    assert len(m["round1"]) == 6 and len(m["round2"]) == 3
+    for row in m["round1"]:
+        assert 1e-6 <= row["lr"] <= 1e-2 and 1e-8 <= row["weight_decay"] <= 1e-4
+        assert 0.0 <= row["val_acc"] <= 1.0 and (row["diverged"] or len(row["val_curve"]) == 3)
+
+
+def test_unknown_engine_is_refused():
+    from trainlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="engine"):
+        EXPERIMENTS.get("hyperparameter-search").make_config(overrides={"engine": "grid"})

@@ -19,6 +19,7 @@ Reference: Saito, *Deep Learning from Scratch*, sec. 6.5.3 and figure 6-24
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -49,8 +50,12 @@ class Config:
     top_k: int = 20
     refine_top: int = 10
     n_refine_trials: int = 30
+    #: "optuna": trials run by trainlab.search (Optuna's random sampler); "loop": a plain loop here.
+    engine: str = "optuna"
 
     def __post_init__(self):
+        if self.engine not in ("optuna", "loop"):
+            raise ConfigError(f"engine must be 'optuna' or 'loop', got {self.engine!r}")
         if self.dataset not in EXPERIMENT_DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}; valid: {', '.join(EXPERIMENT_DATASETS)}")
         for name in ("n_samples", "hidden_size", "hidden_layers", "epochs", "batch_size", "n_trials",
@@ -163,6 +168,35 @@ def _summary(results: list[dict]) -> dict:
             "diverged": int(sum(r["diverged"] for r in results))}
 
 
+def _round_with_optuna(ranges, config: Config, seed: int, n: int) -> list[dict]:
+    """One round of log-uniform random search run by :mod:`trainlab.search`; rows in this module's format.
+
+    The study lives in a temporary journal file: the experiment keeps its
+    numbers in metrics.json, and the journal avoids SQLite's per-trial overhead.
+    """
+    import tempfile
+
+    from trainlab.search import ObjectiveConfig, run_search
+
+    space = {k: {"low": 10.0 ** lo, "high": 10.0 ** hi, "log": True} for k, (lo, hi) in ranges.items()}
+    objective = ObjectiveConfig(dataset=config.dataset, n_samples=config.n_samples,
+                                val_fraction=config.val_fraction, hidden_size=config.hidden_size,
+                                hidden_layers=config.hidden_layers, epochs=config.epochs,
+                                batch_size=config.batch_size)
+    with tempfile.TemporaryDirectory() as tmp:
+        found = run_search(space, objective_config=objective, sampler="random", n_trials=n, out_dir=tmp,
+                           storage=str(Path(tmp) / "study.journal"), seed=seed, plots=False, retrain=False,
+                           verbose=False)
+    rows = []
+    for r in sorted(found.trials, key=lambda r: r["number"]):
+        ok = r["state"] == "COMPLETE"
+        rows.append({**r["params"], "val_acc": r["value"] if ok else 0.0,
+                     "train_acc": r["train_curve"][-1] if ok else 0.0,
+                     "val_curve": r["curve"] if ok else [], "train_curve": r["train_curve"] if ok else [],
+                     "diverged": not ok})
+    return rows
+
+
 def run(config: Config, seed: int = 0) -> dict:
     """Both rounds of the search: every trial's hyperparameters and accuracy curves, and summaries."""
     split_rng, sample_rng, trial_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
@@ -170,10 +204,16 @@ def run(config: Config, seed: int = 0) -> dict:
     train, val = split_train_val(data.x_train, data.t_train, config.n_val, split_rng)
 
     ranges1 = {"weight_decay": tuple(config.weight_decay_range), "lr": tuple(config.lr_range)}
-    round1 = search(sample_trials(config.n_trials, ranges1, sample_rng), train, val, config, trial_rng)
+    if config.engine == "optuna":
+        round1 = _round_with_optuna(ranges1, config, seed, config.n_trials)
+    else:
+        round1 = search(sample_trials(config.n_trials, ranges1, sample_rng), train, val, config, trial_rng)
     best1 = ranked(round1)
     ranges2 = log_box(best1[:config.refine_top], names=("weight_decay", "lr"))
-    round2 = search(sample_trials(config.n_refine_trials, ranges2, sample_rng), train, val, config, trial_rng)
+    if config.engine == "optuna":
+        round2 = _round_with_optuna(ranges2, config, seed + 1, config.n_refine_trials)
+    else:
+        round2 = search(sample_trials(config.n_refine_trials, ranges2, sample_rng), train, val, config, trial_rng)
 
     log_lr_all = np.log10([r["lr"] for r in round1])
     log_lr_top = np.log10([r["lr"] for r in best1[:config.top_k]])

@@ -42,6 +42,7 @@ test: setup-test
 
 bench: setup-test
 	$(BIN)/python benchmarks/bench_mlp.py
+	$(BIN)/python benchmarks/bench_cnn.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info

@@ -20,10 +20,6 @@ from typing import Callable
 
 import numpy as np
 
-from trainlab.layers.base import Layer, Sequential
-from trainlab.layers.batchnorm import BatchNorm1d, _BatchNorm
-from trainlab.layers.linear import Linear
-
 #: (type of the layer before, type of the BatchNorm) -> function(layer, bn) -> folded layer
 FOLD_RULES: dict[tuple[type, type], Callable[[Layer, _BatchNorm], Layer]] = {}
 
@@ -36,6 +32,13 @@ def fold_rule(before: type, bn: type):
         return fn
 
     return decorate
+
+
+# Imported after fold_rule exists: importing the layers package imports trainlab.layers.conv,
+# which registers its rule with fold_rule while this module may still be loading.
+from trainlab.layers.base import Layer, Sequential  # noqa: E402
+from trainlab.layers.batchnorm import BatchNorm1d, _BatchNorm  # noqa: E402
+from trainlab.layers.linear import Linear  # noqa: E402
 
 
 @fold_rule(Linear, BatchNorm1d)

@@ -24,16 +24,16 @@ def numerical_gradient(f: Callable[[], float], v: np.ndarray, h: float = 1e-6) -
     Loops over entries on purpose: this is a test tool, and each entry needs
     two evaluations of ``f`` anyway.
     """
-    grad = np.zeros_like(v, dtype=np.float64)
-    flat = v.reshape(-1)  # a view: writing into it changes v
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
+    grad = np.zeros(v.shape, dtype=np.float64)
+    # Index v itself (not a reshaped copy): v may be a non-contiguous view.
+    for idx in np.ndindex(v.shape):
+        old = v[idx]
+        v[idx] = old + h
         f_plus = f()
-        flat[i] = old - h
+        v[idx] = old - h
         f_minus = f()
-        flat[i] = old
-        grad.reshape(-1)[i] = (f_plus - f_minus) / (2 * h)
+        v[idx] = old
+        grad[idx] = (f_plus - f_minus) / (2 * h)
     return grad
 
 

@@ -121,3 +121,13 @@ def test_mlp_weight_decay_gradient(rng):
     for name, p in net.named_parameters():
         numeric = numerical_gradient(lambda: net.loss(x, t), p.data)
         assert relative_error(p.grad, numeric) < TOL, name
+
+
+def test_numerical_gradient_of_a_non_contiguous_array():
+    from trainlab.gradcheck import numerical_gradient
+
+    base = np.arange(12, dtype=np.float64).reshape(3, 4)
+    view = base.T  # not contiguous: a reshape would copy
+    grad = numerical_gradient(lambda: float((base ** 2).sum()), view)
+    np.testing.assert_allclose(grad, 2 * view, rtol=1e-6)
+    np.testing.assert_array_equal(base, np.arange(12).reshape(3, 4))  # restored

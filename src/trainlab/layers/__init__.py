@@ -11,13 +11,19 @@ from trainlab.layers.base import (
     register_layer,
 )
 from trainlab.layers.batchnorm import BatchNorm1d, BatchNorm2d
+from trainlab.layers.blocks import AuxiliaryHead, Concat, DenseBlock, InceptionBlock, ResidualBlock, Transition
+from trainlab.layers.conv import Conv2d, col2im, im2col
 from trainlab.layers.dropout import Dropout
 from trainlab.layers.linear import Flatten, Linear
 from trainlab.layers.losses import CrossEntropyLoss, Loss, MSELoss, SoftmaxWithLoss
+from trainlab.layers.pooling import AvgPool2d, GlobalAvgPool2d, MaxPool2d
 
 __all__ = [
     "ACTIVATIONS", "LAYER_TYPES", "BatchNorm1d", "BatchNorm2d", "CrossEntropyLoss", "Dropout",
     "Flatten", "Layer", "LeakyReLU", "Linear", "Loss", "MSELoss", "Parameter", "ReLU", "Sequential",
     "Sigmoid", "Softmax", "SoftmaxWithLoss", "Tanh", "layer_from_spec", "layer_to_spec",
     "register_layer", "softmax",
+    # convolutional layers and blocks
+    "AuxiliaryHead", "AvgPool2d", "Concat", "Conv2d", "DenseBlock", "GlobalAvgPool2d", "InceptionBlock",
+    "MaxPool2d", "ResidualBlock", "Transition", "col2im", "im2col",
 ]

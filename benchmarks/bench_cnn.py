@@ -1,0 +1,147 @@
+"""Training throughput of the book's CNNs: trainlab vs PyTorch CPU, same architecture.
+
+Models: SimpleConvNet (conv 30x5x5 - ReLU - pool - 100 - 10) and DeepConvNet
+(six 3x3 convolutions, three pools, 50 - dropout - 10), He initialisation,
+Adam (lr 1e-3), batch 100, float32, softmax cross-entropy, on 28x28 images.
+Both frameworks train in one run, in alternating rounds so that machine
+noise affects both; PyTorch runs with ``--threads`` threads (2 by default).
+Prints samples/s for each round and the ratio trainlab / PyTorch (above 1
+means trainlab is faster). Neither side computes the gradient of the input
+images (PyTorch does not, as they do not require it).
+
+    python benchmarks/bench_cnn.py [--models simple deep] [--steps 50 20] [--rounds 3] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+
+from trainlab.models import DeepConvNet, SimpleConvNet
+from trainlab.optim import Adam
+from trainlab.training import Trainer
+
+MODELS = {"simple": SimpleConvNet, "deep": DeepConvNet}
+
+
+def load_images(n: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Real MNIST when it is cached, otherwise random images of the same shape (speed is the same)."""
+    try:
+        from trainlab.data import load_mnist
+
+        data = load_mnist(normalize=True, flatten=False)
+        return data.x_train[:n], data.t_train[:n], "MNIST"
+    except Exception:
+        rng = np.random.default_rng(0)
+        return rng.random((n, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, n), "random 28x28 images"
+
+
+def run_trainlab(name: str, x, t, steps: int, batch: int) -> float:
+    model = MODELS[name](seed=0)
+    opt = Adam(model.parameters(), lr=1e-3)
+    trainer = Trainer(model, opt, batch_size=batch, iterations=steps, seed=0, eval_train=False, progress=False)
+    start = time.perf_counter()
+    trainer.fit(x, t)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def torch_model(name: str):
+    """The same architecture in PyTorch, He-initialised with zero biases like trainlab's."""
+    import torch
+    from torch import nn
+
+    if name == "simple":
+        layers = [nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                  nn.Linear(30 * 12 * 12, 100), nn.ReLU(), nn.Linear(100, 10)]
+    else:
+        layers = []
+        for item in [(1, 16, 1), (16, 16, 1), None, (16, 32, 1), (32, 32, 2), None, (32, 64, 1), (64, 64, 1), None]:
+            if item is None:
+                layers.append(nn.MaxPool2d(2))
+            else:
+                layers += [nn.Conv2d(item[0], item[1], 3, padding=item[2]), nn.ReLU()]
+        layers += [nn.Flatten(), nn.Linear(64 * 4 * 4, 50), nn.ReLU(), nn.Dropout(0.5), nn.Linear(50, 10)]
+    model = nn.Sequential(*layers)
+    for m in model:
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    return model, torch
+
+
+def run_torch(name: str, x, t, steps: int, batch: int) -> float:
+    model, torch = torch_model(name)
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    xt, tt = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
+    rng = np.random.default_rng(0)
+    per_epoch = len(x) // batch
+    model.train()
+    start = time.perf_counter()
+    done = 0
+    while done < steps:
+        order = torch.from_numpy(rng.permutation(len(x)))
+        for i in range(per_epoch):
+            idx = order[i * batch:(i + 1) * batch]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xt[idx]), tt[idx])
+            loss.backward()
+            opt.step()
+            done += 1
+            if done == steps:
+                break
+    return steps * batch / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["simple", "deep"], choices=sorted(MODELS))
+    parser.add_argument("--steps", nargs="+", type=int, default=[60, 20],
+                        help="training steps per round, one number per model (or one for all)")
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2, help="PyTorch's intra-op threads")
+    args = parser.parse_args()
+    steps = args.steps * len(args.models) if len(args.steps) == 1 else args.steps
+    if len(steps) != len(args.models):
+        parser.error("give one --steps value, or one per model")
+    x, t, source = load_images(10000)
+    try:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        have_torch = True
+    except ImportError:
+        have_torch = False
+    print(f"CNN training throughput: Adam, batch {args.batch}, float32, {args.rounds} alternating rounds on {source}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average "
+          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}; numpy {np.__version__}"
+          + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if have_torch else ""))
+    for name, n_steps in zip(args.models, steps):
+        run_trainlab(name, x, t, 3, args.batch)  # warm-up
+        if have_torch:
+            run_torch(name, x, t, 3, args.batch)
+        ours, theirs = [], []
+        for r in range(args.rounds):
+            ours.append(run_trainlab(name, x, t, n_steps, args.batch))
+            line = f"  {name} round {r + 1}: trainlab {ours[-1]:7.0f} samples/s"
+            if have_torch:
+                theirs.append(run_torch(name, x, t, n_steps, args.batch))
+                line += f", pytorch {theirs[-1]:7.0f} samples/s, ratio {ours[-1] / theirs[-1]:.2f}x"
+            print(line, flush=True)
+        summary = f"{MODELS[name].__name__}: trainlab {max(ours):.0f} samples/s (best of {args.rounds})"
+        if have_torch:
+            summary += (f", pytorch {max(theirs):.0f} samples/s; ratio trainlab/pytorch {max(ours) / max(theirs):.2f}x "
+                        f"(best vs best), {np.median(np.array(ours) / np.array(theirs)):.2f}x (median of rounds)")
+        else:
+            summary += "; pytorch not installed (pip install torch==2.13.0 to compare)"
+        print(summary, flush=True)
+
+
+if __name__ == "__main__":
+    main()

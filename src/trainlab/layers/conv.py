@@ -1,0 +1,397 @@
+"""2-D convolution by im2col: one matrix product forward, two backward.
+
+Layout. Arrays are (N, C, H, W) at every interface, but a convolution
+*stores* its output as a C-contiguous (C, H, W, N) block and returns the
+transposed view: the batch is the innermost axis. NumPy treats such arrays
+like any other (``np.ascontiguousarray`` gives a row-major copy); layers that
+follow read them through their strides, and for the ones here the layout
+pays twice:
+
+- the columns matrix is ``col (C*FH*FW, OH*OW*N)``, the transpose of the
+  book's ``(N*OH*OW, C*FH*FW)``; from a (C, H, W, N) block, each of its rows
+  is copied in runs of OW*N contiguous values (not OW), and
+- ``W (FN, C*FH*FW) @ col`` is ``(FN, OH*OW*N)``, which *is* the output block:
+  no transpose after the product, and none before the backward products.
+
+Backward: ``dW = dout2 @ col.T`` is one product over the whole batch. For
+stride 1, ``dx`` is the "full" correlation of ``dout`` with the flipped
+kernel (channels swapped): one more im2col and product, no scatter-add.
+Otherwise ``dcol = W.T @ dout2`` goes back through col2im, one strided add
+per kernel offset (FH*FW of them), never a loop over pixels or samples.
+
+Reference: Saito, *Deep Learning from Scratch*, sec. 7.4 (im2col, Convolution
+layer); Chellapilla et al., 2006 (convolution as a matrix product); Dumoulin
+& Visin, 2016 (the transposed convolution as a convolution, sec. 4).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+
+from trainlab.backend import get_array_module
+from trainlab.errors import ConfigError, ShapeError
+from trainlab.folding import fold_rule
+from trainlab.init import InitSpec, check_init_spec, initialise
+from trainlab.layers.base import Layer, check_input, register_layer, resolve_dtype
+from trainlab.layers.batchnorm import BatchNorm2d
+
+#: In eval mode the batch is convolved in chunks whose columns matrix holds at most this many values,
+#: so evaluating 1000 images at once does not allocate hundreds of megabytes.
+EVAL_COL_LIMIT = 1 << 22
+
+
+def pair(value, name: str, owner: str, *, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints as ``(height, width)``, each >= ``minimum`` (ConfigError otherwise)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ConfigError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
+        items = tuple(value)
+    else:
+        items = (value, value)
+    out = []
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ConfigError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
+        if v < minimum:
+            raise ConfigError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
+        out.append(int(v))
+    return out[0], out[1]
+
+
+# ---- memory layout helpers (shared with pooling and blocks) -------------------------
+
+
+def block_view(x):
+    """The (C, H, W, N) view of an (N, C, H, W) array (no copy; C-contiguous when x is stored CHWN)."""
+    return x.transpose(1, 2, 3, 0)
+
+
+def is_chwn(x) -> bool:
+    """True when an (N, C, H, W) array is stored as a C-contiguous (C, H, W, N) block."""
+    return x.ndim == 4 and block_view(x).flags.c_contiguous
+
+
+def from_block(block):
+    """The (N, C, H, W) view of a (C, H, W, N) block."""
+    return block.transpose(3, 0, 1, 2)
+
+
+def empty_chwn(xp, N: int, C: int, H: int, W: int, dtype, *, zeros: bool = False):
+    """An uninitialised (or zero) (N, C, H, W) array stored as a (C, H, W, N) block."""
+    return from_block((xp.zeros if zeros else xp.empty)((C, H, W, N), dtype))
+
+
+def window_view(block, FH: int, FW: int, SH: int, SW: int, OH: int, OW: int):
+    """The (C, FH, FW, OH, OW, N) view of a (padded) (C, H, W, N) block: element
+    [c, i, j, oh, ow, n] is block[c, oh*SH + i, ow*SW + j, n]. No copy."""
+    xp = get_array_module(block)
+    sC, sH, sW, sN = block.strides
+    C, N = block.shape[0], block.shape[3]
+    return xp.lib.stride_tricks.as_strided(
+        block, shape=(C, FH, FW, OH, OW, N), strides=(sC, sH, sW, sH * SH, sW * SW, sN))
+
+
+def pad_block(x, PH: int, PW: int, value: float = 0.0, out=None):
+    """The (C, H + 2*PH, W + 2*PW, N) block of ``x`` (N, C, H, W) padded with ``value``.
+
+    ``out``, when given, is a block of that shape whose border already holds ``value``.
+    """
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    if out is None:
+        out = xp.empty((C, H + 2 * PH, W + 2 * PW, N), x.dtype)
+        out.fill(value)
+    out[:, PH:PH + H, PW:PW + W, :] = block_view(x)
+    return out
+
+
+def im2col(x, FH: int, FW: int, stride=(1, 1), padding=(0, 0), out=None, padded=None):
+    """Columns matrix of ``x`` (N, C, H, W) for an FH x FW kernel: shape (C*FH*FW, OH*OW*N).
+
+    Row ``(c, i, j)`` holds the input value under kernel tap (i, j) of channel
+    c for every output position (oh, ow, n): ``col @`` a weight reshaped to
+    (FN, C*FH*FW) is the convolution stored as a (FN, OH, OW, N) block. Zero
+    padding is applied first (into ``padded``, a zero-bordered work block, if
+    given); the output size must be whole (see :func:`conv_output_size`).
+    ``out`` is an optional C-contiguous array of the result's shape to fill.
+    """
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    (SH, SW), (PH, PW) = stride, padding
+    OH = (H + 2 * PH - FH) // SH + 1
+    OW = (W + 2 * PW - FW) // SW + 1
+    block = pad_block(x, PH, PW, 0.0, out=padded) if (PH or PW) else block_view(x)
+    if out is None:
+        out = xp.empty((C * FH * FW, OH * OW * N), x.dtype)
+    out.reshape(C, FH, FW, OH, OW, N)[...] = window_view(block, FH, FW, SH, SW, OH, OW)  # one copy
+    return out
+
+
+def col2im(dcol, x_shape, FH: int, FW: int, stride=(1, 1), padding=(0, 0)):
+    """Adjoint of :func:`im2col`: add the columns (C*FH*FW, OH*OW*N) back into an (N, C, H, W) array.
+
+    One strided add per kernel offset (i, j); the rows and columns of that
+    offset that fall into the padding are skipped, so no padded buffer is
+    needed. The result is stored as a (C, H, W, N) block.
+    """
+    xp = get_array_module(dcol)
+    N, C, H, W = x_shape
+    (SH, SW), (PH, PW) = stride, padding
+    OH = (H + 2 * PH - FH) // SH + 1
+    OW = (W + 2 * PW - FW) // SW + 1
+    dcol6 = dcol.reshape(C, FH, FW, OH, OW, N)
+    dx = xp.zeros((C, H, W, N), dcol.dtype)
+    rows = [_valid_range(i, SH, PH, H, OH) for i in range(FH)]
+    cols = [_valid_range(j, SW, PW, W, OW) for j in range(FW)]
+    for i, (oh0, oh1, h0) in enumerate(rows):
+        if oh1 <= oh0:
+            continue
+        hs = slice(h0, h0 + (oh1 - oh0 - 1) * SH + 1, SH)
+        for j, (ow0, ow1, w0) in enumerate(cols):
+            if ow1 <= ow0:
+                continue
+            ws = slice(w0, w0 + (ow1 - ow0 - 1) * SW + 1, SW)
+            dx[:, hs, ws, :] += dcol6[:, i, j, oh0:oh1, ow0:ow1, :]  # (C, oh, ow, N)
+    return from_block(dx)
+
+
+def _valid_range(i: int, S: int, P: int, size: int, out_size: int) -> tuple[int, int, int]:
+    """Output positions [o0, o1) whose tap at offset i lands inside the unpadded input, and its first index."""
+    o0 = max(0, -(-(P - i) // S))  # ceil((P - i) / S)
+    o1 = min(out_size, (size - 1 + P - i) // S + 1)
+    return o0, o1, o0 * S + i - P
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int, *, who: str, axis: str) -> int:
+    """(size + 2*padding - kernel) / stride + 1, insisting that it is a whole number."""
+    span = size + 2 * padding - kernel
+    if span < 0:
+        raise ShapeError(f"{who}: kernel {axis} {kernel} is larger than the padded input {axis} "
+                         f"{size + 2 * padding} (input {size} + 2*padding {padding})")
+    if span % stride:
+        raise ShapeError(f"{who}: output {axis} is not a whole number: (input {size} + 2*padding {padding} "
+                         f"- kernel {kernel}) = {span} is not divisible by stride {stride} "
+                         f"({span}/{stride} + 1 = {span / stride + 1:g}); change the padding or the stride")
+    return span // stride + 1
+
+
+@register_layer
+class Conv2d(Layer):
+    """2-D convolution (cross-correlation, as in PyTorch) of NCHW input.
+
+    Shapes: x (N, C, H, W) -> out (N, FN, OH, OW) with
+    OH = (H + 2*PH - FH) / SH + 1 and OW likewise; unlike PyTorch, a
+    fractional output size is an error rather than silently dropping the last
+    rows. The weight is (FN, C, FH, FW), PyTorch's layout; the bias (FN,).
+    The output is stored as a (FN, OH, OW, N) block (see the module docstring);
+    any input layout is accepted.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C and FN.
+    kernel_size, stride, padding : int or (int, int)
+        (FH, FW), (SH, SW) and zero padding (PH, PW).
+    bias : bool, default True
+    weight_init : str or float, default 'he'
+        Initialiser name or std; fan_in = C*FH*FW (see :mod:`trainlab.init`).
+        The bias starts at zero (as in the book).
+    input_grad : bool, default True
+        Initial value of :attr:`Layer.needs_input_grad`: whether ``backward``
+        computes ``dx``. A network's first convolution does not need it
+        (nothing upstream learns); with ``False`` backward skips the product
+        and col2im and returns None. The Trainer also turns it off for a
+        model's first layer while it trains.
+    rng : numpy.random.Generator, optional
+    dtype : floating dtype, default float32
+
+    Reference: Saito, *Deep Learning from Scratch*, sec. 7.2 and 7.4.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 bias: bool = True, *, weight_init: InitSpec = "he", input_grad: bool = True,
+                 rng: np.random.Generator | None = None, dtype=None) -> None:
+        super().__init__()
+        for name, v in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
+                raise ConfigError(f"Conv2d {name} must be a positive int, got {v!r}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", minimum=1)
+        self.stride = pair(stride, "stride", "Conv2d", minimum=1)
+        self.padding = pair(padding, "padding", "Conv2d", minimum=0)
+        self.weight_init = check_init_spec(weight_init)
+        self.needs_input_grad = bool(input_grad)
+        self.dtype = resolve_dtype(dtype)
+        rng = np.random.default_rng() if rng is None else rng
+        FN, C, (FH, FW) = self.out_channels, self.in_channels, self.kernel_size
+        W = initialise(weight_init, (FN, C, FH, FW), fan_in=C * FH * FW, fan_out=FN * FH * FW,
+                       rng=rng, dtype=self.dtype)
+        self.weight = self.add_parameter("weight", W, decay=True)
+        self.bias = self.add_parameter("bias", np.zeros(FN, self.dtype), decay=False) if bias else None
+        self._col = None
+        self._x_shape = None
+        self._scratch: dict[str, Any] = {}  # reused work arrays (never returned to the caller)
+
+    # ---- shapes and checks ----------------------------------------------------
+    def output_shape(self, x_shape) -> tuple[int, int, int, int]:
+        """(N, FN, OH, OW) for an input of shape (N, C, H, W); raises ShapeError when it does not fit."""
+        N, C, H, W = x_shape
+        (FH, FW), (SH, SW), (PH, PW) = self.kernel_size, self.stride, self.padding
+        who = self.describe()
+        OH = conv_output_size(H, FH, SH, PH, who=who, axis="height")
+        OW = conv_output_size(W, FW, SW, PW, who=who, axis="width")
+        return N, self.out_channels, OH, OW
+
+    def _check(self, x) -> None:
+        check_input(self, x, ndim=4, dtype=self.dtype)
+        if x.shape[1] != self.in_channels:
+            raise ShapeError(f"{self.describe()}: expected {self.in_channels} input channels (axis 1 of "
+                             f"NCHW), got input of shape {tuple(x.shape)}")
+
+    def _buffer(self, name: str, shape, dtype, xp):
+        buf = self._scratch.get(name)
+        if buf is None or buf.shape != tuple(shape) or buf.dtype != dtype or get_array_module(buf) is not xp:
+            buf = self._scratch[name] = xp.empty(shape, dtype)
+        return buf
+
+    def _is_pointwise(self) -> bool:
+        return self.kernel_size == (1, 1) and self.stride == (1, 1) and self.padding == (0, 0)
+
+    def _columns(self, x, *, reuse: bool, ones: bool = False):
+        """im2col of x; a 1x1 convolution's columns are x itself (a view when x is stored CHWN).
+
+        With ``ones`` the matrix gets a last row of ones, so that a weight with the
+        bias as its last column gives ``W x + b`` in one product (and ``[dW | db]`` back).
+        """
+        if self._is_pointwise():
+            return block_view(x).reshape(x.shape[1], -1)  # (C, H*W*N)
+        FH, FW = self.kernel_size
+        return self._im2col(x, FH, FW, self.stride, self.padding, "x" if reuse else None, ones=ones)
+
+    def _im2col(self, x, FH: int, FW: int, stride, padding, key: str | None, *, ones: bool = False):
+        """im2col into work arrays kept under ``key`` (fresh arrays when key is None)."""
+        xp = get_array_module(x)
+        N, C, H, W = x.shape
+        (SH, SW), (PH, PW) = stride, padding
+        OH, OW = (H + 2 * PH - FH) // SH + 1, (W + 2 * PW - FW) // SW + 1
+        padded = None
+        if key and (PH or PW):
+            # The padded block's border stays zero between calls, so only the interior is rewritten.
+            old = self._scratch.get(f"{key}-padded")
+            padded = self._buffer(f"{key}-padded", (C, H + 2 * PH, W + 2 * PW, N), x.dtype, xp)
+            if padded is not old:
+                padded.fill(0)
+        rows = C * FH * FW
+        if not key:
+            return im2col(x, FH, FW, stride, padding, padded=padded)
+        old = self._scratch.get(f"{key}-col")
+        col = self._buffer(f"{key}-col", (rows + ones, OH * OW * N), x.dtype, xp)
+        if ones and col is not old:
+            col[rows].fill(1)  # stays: im2col rewrites only the rows above it
+        im2col(x, FH, FW, stride, padding, out=col[:rows], padded=padded)
+        return col
+
+    # ---- the protocol -------------------------------------------------------------
+    def forward(self, x, *, train: bool):
+        self._check(x)
+        xp = get_array_module(x)
+        N, FN, OH, OW = self.output_shape(x.shape)
+        C, (FH, FW) = self.in_channels, self.kernel_size
+        W2 = self.weight.data.reshape(FN, C * FH * FW)  # (FN, C*FH*FW)
+        per_sample = C * FH * FW * OH * OW
+        if train or N * per_sample <= EVAL_COL_LIMIT or self._is_pointwise():
+            fused = self.bias is not None and not self._is_pointwise()
+            col = self._columns(x, reuse=True, ones=fused)  # (C*FH*FW [+ 1], OH*OW*N)
+            if fused:
+                out2 = xp.concatenate([W2, self.bias.data[:, None]], axis=1) @ col  # (FN, OH*OW*N)
+            else:
+                out2 = W2 @ col
+                if self.bias is not None:
+                    out2 += self.bias.data[:, None]
+            self._col, self._x_shape = col, x.shape
+            return from_block(out2.reshape(FN, OH, OW, N))  # (N, FN, OH, OW), stored CHWN
+        # Eval of a large batch: chunks of samples, each written into its slice of the output.
+        self._col = None
+        out = xp.empty((FN, OH, OW, N), x.dtype)
+        step = max(1, EVAL_COL_LIMIT // per_sample)
+        for n0 in range(0, N, step):
+            n1 = min(N, n0 + step)
+            chunk = W2 @ self._columns(x[n0:n1], reuse=False)  # (FN, OH*OW*n)
+            if self.bias is not None:
+                chunk += self.bias.data[:, None]
+            out[..., n0:n1] = chunk.reshape(FN, OH, OW, n1 - n0)
+        return from_block(out)
+
+    def backward(self, dout):
+        if self._col is None:
+            raise RuntimeError(f"{self.describe()}: backward needs the columns of the last forward pass; "
+                               "there was none, or it was an eval pass over a batch large enough to be "
+                               "done in chunks (call forward(x, train=True) first)")
+        xp = get_array_module(dout)
+        N, C, H, W = self._x_shape
+        FN, (FH, FW), (PH, PW) = self.out_channels, self.kernel_size, self.padding
+        dout2 = block_view(dout).reshape(FN, -1)  # (FN, OH*OW*N); free when dout is stored CHWN
+        grad = dout2 @ self._col.T  # (FN, C*FH*FW [+ 1])
+        CK = C * FH * FW
+        self.weight.grad = xp.ascontiguousarray(grad[:, :CK]).reshape(FN, C, FH, FW)
+        if self.bias is not None:
+            # With the row of ones in col, the bias gradient is grad's last column.
+            self.bias.grad = grad[:, CK].copy() if grad.shape[1] > CK else dout2.sum(axis=1)
+        if not self.needs_input_grad:
+            return None
+        W2 = self.weight.data.reshape(FN, C * FH * FW)
+        if self._is_pointwise():
+            return from_block((W2.T @ dout2).reshape(C, H, W, N))
+        if self.stride == (1, 1) and PH < FH and PW < FW:
+            # Stride 1: dx is the "full" correlation of dout with the flipped kernel, channels
+            # swapped: one im2col of dout and one product, no scatter-add at all.
+            W_flip = self.weight.data[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, FN * FH * FW)
+            dcols = self._im2col(dout, FH, FW, (1, 1), (FH - 1 - PH, FW - 1 - PW), "dout")  # (FN*FH*FW, H*W*N)
+            return from_block((W_flip @ dcols).reshape(C, H, W, N))
+        dcol = self._buffer("dcol", (C * FH * FW, dout2.shape[1]), dout2.dtype, xp)
+        xp.matmul(W2.T, dout2, out=dcol)  # (C*FH*FW, OH*OW*N)
+        return col2im(dcol, self._x_shape, FH, FW, self.stride, self.padding)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": list(self.stride),
+                "padding": list(self.padding), "bias": self.bias is not None,
+                "weight_init": self.weight_init, "input_grad": self.needs_input_grad, "dtype": self.dtype.name}
+
+    def macs(self, x_shape) -> int:
+        """Multiply-adds of one forward pass over an input of shape (N, C, H, W)."""
+        N, FN, OH, OW = self.output_shape(x_shape)
+        FH, FW = self.kernel_size
+        return N * FN * OH * OW * self.in_channels * FH * FW
+
+    def __getstate__(self):
+        # Work arrays and the cached columns are not part of the layer's state: copies
+        # (fold_batchnorm, the Trainer's NaN probe) and pickles leave them behind.
+        state = self.__dict__.copy()
+        state["_scratch"], state["_col"] = {}, None
+        return state
+
+
+@fold_rule(Conv2d, BatchNorm2d)
+def fold_conv_batchnorm(conv: Conv2d, bn: BatchNorm2d) -> Conv2d:
+    """A Conv2d equal to ``bn(conv(x))`` in eval mode.
+
+    W' = W * s[:, None, None, None] and b' = (b - mean) * s + beta, with
+    s = gamma / sqrt(running_var + eps), per output channel.
+    """
+    if bn.num_features != conv.out_channels:
+        raise ShapeError(f"{bn.describe()} has {bn.num_features} channels but {conv.describe()} "
+                         f"produces {conv.out_channels}")
+    scale, shift = bn.scale_and_shift()  # float64, (FN,)
+    folded = copy.deepcopy(conv)
+    dt = conv.weight.data.dtype
+    W = conv.weight.data.astype(np.float64) * scale[:, None, None, None]
+    b = conv.bias.data.astype(np.float64) if conv.bias is not None else 0.0
+    if folded.bias is None:
+        folded.bias = folded.add_parameter("bias", np.zeros(conv.out_channels, dt), decay=False)
+    folded.weight.data = W.astype(dt)
+    folded.bias.data = (b * scale + shift).astype(dt)
+    return folded

@@ -9,7 +9,7 @@ import pytest
 from trainlab import checkpoint
 from trainlab.checkpoint import load, load_checkpoint, save
 from trainlab.errors import CheckpointError
-from trainlab.layers import BatchNorm1d, Dropout, Linear, ReLU, Sequential, Sigmoid
+from trainlab.layers import BatchNorm1d, Dropout, Linear, Sequential, Sigmoid
 from trainlab.models import MultiLayerNet
 
 

@@ -14,7 +14,7 @@ from trainlab import __version__
 from trainlab.errors import TrainlabError
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -107,8 +107,8 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the optimizer's)")
     p.add_argument("--schedule", default=None, choices=list(RUN_SCHEDULES),
                    help="learning-rate schedule over the run: " + "; ".join(f"{k}: {v}" for k, v in RUN_SCHEDULES.items()))
-    p.add_argument("--epochs", type=_positive_int, default=5, help="epochs (default: 5)")
-    p.add_argument("--batch-size", type=_positive_int, default=128, help="mini-batch size (default: 128)")
+    p.add_argument("--epochs", type=positive_int, default=5, help="epochs (default: 5)")
+    p.add_argument("--batch-size", type=positive_int, default=128, help="mini-batch size (default: 128)")
     p.add_argument("--validation", type=_fraction, default=0.0,
                    help="fraction of the training set held out for validation (default: 0)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, dropout and shuffling (default: 0)")

@@ -156,6 +156,17 @@ def find_first_nonfinite(model: Layer, x, *, train: bool = True) -> str | None:
     return found[0] if found else None
 
 
+def accuracy(model: Layer, x, t, batch_size: int = 1000) -> float:
+    """Fraction of samples whose highest score is the label (class index or one-hot), in eval mode."""
+    t = np.asarray(t)
+    labels = t.argmax(axis=1) if t.ndim == 2 else t
+    correct = 0
+    for start in range(0, x.shape[0], batch_size):
+        scores = model.forward(x[start:start + batch_size], train=False)
+        correct += int((scores.argmax(axis=1) == labels[start:start + batch_size]).sum())
+    return correct / max(1, x.shape[0])
+
+
 def evaluate(model: Layer, x, t, loss_fn: Loss | None = None, batch_size: int = 1000) -> dict[str, float]:
     """Loss and accuracy of ``model`` in eval mode over (x, t), in batches.
 

@@ -112,13 +112,9 @@ class ConvNet(Sequential):
 
     def accuracy(self, x, t, batch_size: int = 500) -> float:
         """Fraction of samples whose highest score is the label (index or one-hot)."""
-        t = np.asarray(t)
-        labels = t.argmax(axis=1) if t.ndim == 2 else t
-        correct = 0
-        for start in range(0, x.shape[0], batch_size):
-            scores = self.forward(x[start:start + batch_size], train=False)
-            correct += int((scores.argmax(axis=1) == labels[start:start + batch_size]).sum())
-        return correct / max(1, x.shape[0])
+        from trainlab.training import accuracy
+
+        return accuracy(self, x, t, batch_size)
 
 
 def _config(local: dict[str, Any]) -> dict[str, Any]:

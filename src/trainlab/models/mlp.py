@@ -106,13 +106,9 @@ class MultiLayerNet(Sequential):
 
     def accuracy(self, x, t, batch_size: int = 1000) -> float:
         """Fraction of samples whose highest score is the label (index or one-hot)."""
-        t = np.asarray(t)
-        labels = t.argmax(axis=1) if t.ndim == 2 else t
-        correct = 0
-        for start in range(0, x.shape[0], batch_size):
-            scores = self.forward(x[start:start + batch_size], train=False)
-            correct += int((scores.argmax(axis=1) == labels[start:start + batch_size]).sum())
-        return correct / max(1, x.shape[0])
+        from trainlab.training import accuracy
+
+        return accuracy(self, x, t, batch_size)
 
     def get_config(self) -> dict[str, Any]:
         return {"input_size": self.input_size, "hidden_sizes": list(self.hidden_sizes),

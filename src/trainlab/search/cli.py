@@ -6,20 +6,11 @@ Building the parser imports nothing heavy; Optuna (and Dask, for
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+from trainlab.cli import positive_int as _positive_int
 
 
 def add_search_parser(subparsers) -> None:

@@ -96,7 +96,8 @@ def main() -> None:
         have_torch = False
     print(f"MLP 784-{'-'.join(map(str, SIZES))}-10, ReLU, He, Adam, batch {args.batch}, float32, "
           f"{args.steps} steps x {args.rounds} rounds on {source}")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; numpy {np.__version__}"
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
+          f"numpy {np.__version__}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
           + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if have_torch else ""))
     run_trainlab(x, t, 50, args.batch)  # warm-up
     if have_torch:

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Sequence
@@ -193,13 +194,17 @@ def _experiment_names() -> list[str]:
     return EXPERIMENTS.names_in_order()
 
 
+def _experiments_epilog() -> str:
+    # Wrapped here, without breaking at hyphens, so that names like conv-filters stay whole.
+    return textwrap.fill("experiments: " + ", ".join(_experiment_names()), width=78, break_on_hyphens=False)
+
+
 def add_reproduce_parser(subparsers) -> None:
-    names = _experiment_names()
     p = subparsers.add_parser(
         "reproduce", help="run the experiments and write report.html",
         description="Run every experiment (or those named with --only), save each one's figures and "
                     "metrics in its own folder, and write one self-contained report.html.",
-        epilog="experiments: " + ", ".join(names))
+        epilog=_experiments_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="small data and few steps (about 2 minutes in all)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments")
     p.add_argument("--out", type=Path, default=Path("reports/latest"), help="output folder (default: reports/latest)")
@@ -223,11 +228,10 @@ def cmd_reproduce(args) -> int:
 
 
 def add_exp_parser(subparsers) -> None:
-    names = _experiment_names()
     p = subparsers.add_parser(
         "exp", help="run one experiment with overrides",
         description="Run one experiment; --set key=value changes a setting (type-checked).",
-        epilog="experiments: " + ", ".join(names))
+        epilog=_experiments_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", help="experiment name")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a setting; repeatable")

@@ -12,3 +12,7 @@ from trainlab.experiments import hyperparameter_search  # noqa: F401
 from trainlab.experiments import vanishing_gradients  # noqa: F401
 from trainlab.experiments import clusters_2d  # noqa: F401
 from trainlab.experiments import bn_folding  # noqa: F401
+from trainlab.experiments import conv_filters  # noqa: F401
+from trainlab.experiments import receptive_field  # noqa: F401
+from trainlab.experiments import cnn_mnist  # noqa: F401
+from trainlab.experiments import architectures  # noqa: F401

@@ -7,6 +7,7 @@ Building the parser imports nothing heavy; Optuna (and Dask, for
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -76,10 +77,20 @@ def cmd_search(args) -> int:
         print(f"trainlab search needs Optuna ({e}): pip install 'trainlab[search]'", file=sys.stderr)
         return 1
     space = BOOK_SPACE if args.book else args.space
-    results = run_search(space, objective_config=_objective_config(args), sampler=args.sampler,
-                         pruner=args.pruner, n_trials=args.trials, out_dir=args.out, resume=args.resume,
-                         workers=args.workers, scheduler=args.scheduler, storage=args.storage, seed=args.seed,
-                         retrain=not args.no_retrain, plots=not args.no_plots, verbose=not args.quiet)
+    try:
+        results = run_search(space, objective_config=_objective_config(args), sampler=args.sampler,
+                             pruner=args.pruner, n_trials=args.trials, out_dir=args.out, resume=args.resume,
+                             workers=args.workers, scheduler=args.scheduler, storage=args.storage,
+                             seed=args.seed, retrain=not args.no_retrain, plots=not args.no_plots,
+                             verbose=not args.quiet)
+    except KeyboardInterrupt:
+        # Every finished trial is already committed to the study. Exit at once: a Ctrl-C that
+        # lands while Optuna starts a trial's heartbeat thread can leave that (non-daemon)
+        # thread running, and a normal exit would wait for it forever.
+        print(f"trainlab: interrupted; finished trials are kept in {args.out}; "
+              "continue with --resume", file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(130)
     if args.quiet and results.best is not None:
         print(json.dumps(results.best, default=str))
     return 0 if results.best is not None else 1

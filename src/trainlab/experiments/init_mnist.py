@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import EXPERIMENT_DATASETS, load_subset
-from trainlab.experiments.optimizer_mnist import BOOK_ITERATION, curve_indices, split_seed, summarise, train
+from trainlab.experiments.common import load_subset
+from trainlab.experiments.optimizer_mnist import (BOOK_ITERATION, check_training_run, curve_indices, split_seed,
+                                                  summarise, train)
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
 
@@ -48,17 +49,7 @@ class Config:
     learned_fraction: float = 0.5
 
     def __post_init__(self):
-        if self.dataset not in EXPERIMENT_DATASETS:
-            raise ConfigError(f"dataset must be one of {', '.join(EXPERIMENT_DATASETS)}, got {self.dataset!r}")
-        for name in ("n_train", "n_test", "batch_size", "smooth_window"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.iterations < 10:
-            raise ConfigError(f"iterations must be >= 10, got {self.iterations}")
-        if self.curve_points < 2:
-            raise ConfigError(f"curve_points must be >= 2, got {self.curve_points}")
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            raise ConfigError(f"hidden must list positive layer sizes, got {self.hidden}")
+        check_training_run(self)
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if not self.chance_margin > 0:

@@ -67,17 +67,7 @@ class Config:
     curve_points: int = 500
 
     def __post_init__(self):
-        if self.dataset not in EXPERIMENT_DATASETS:
-            raise ConfigError(f"dataset must be one of {', '.join(EXPERIMENT_DATASETS)}, got {self.dataset!r}")
-        for name in ("n_train", "n_test", "batch_size", "smooth_window"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.iterations < 10:
-            raise ConfigError(f"iterations must be >= 10, got {self.iterations}")
-        if self.curve_points < 2:
-            raise ConfigError(f"curve_points must be >= 2, got {self.curve_points}")
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            raise ConfigError(f"hidden must list positive layer sizes, got {self.hidden}")
+        check_training_run(self)
         known = [label for label, _, _ in OPTIMIZERS]
         unknown = [o for o in self.optimizers if o not in known]
         if unknown:
@@ -87,6 +77,21 @@ class Config:
             # The claims compare the book's four; without one of them there is nothing to decide.
             raise ConfigError(f"optimizers must include the book's four ({', '.join(BOOK_FOUR)}); "
                               f"missing {', '.join(missing)}")
+
+
+def check_training_run(config) -> None:
+    """Validate the settings every iteration-based MNIST run shares (this module's and init-mnist's)."""
+    if config.dataset not in EXPERIMENT_DATASETS:
+        raise ConfigError(f"dataset must be one of {', '.join(EXPERIMENT_DATASETS)}, got {config.dataset!r}")
+    for name in ("n_train", "n_test", "batch_size", "smooth_window"):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"{name} must be >= 1, got {getattr(config, name)}")
+    if config.iterations < 10:
+        raise ConfigError(f"iterations must be >= 10, got {config.iterations}")
+    if config.curve_points < 2:
+        raise ConfigError(f"curve_points must be >= 2, got {config.curve_points}")
+    if not config.hidden or any(h < 1 for h in config.hidden):
+        raise ConfigError(f"hidden must list positive layer sizes, got {config.hidden}")
 
 
 def split_seed(seed: int, n: int = 2) -> list[int]:

@@ -217,10 +217,13 @@ def cmd_reproduce(args) -> int:
 
     start = time.perf_counter()
     results, report = reproduce(args.only, args.out, quick=args.quick, seed=args.seed)
-    errors = [r.name for r in results if r.error]
+    errors = [r.name for r in results if r.error and not r.missing_data]
+    missing = [r.name for r in results if r.missing_data]
     shown = sum(r.passed for r in results)
     print(f"{shown}/{len(results)} experiments show every claim; report: {report} "
           f"({time.perf_counter() - start:.0f} s)")
+    if missing:
+        print(f"skipped for want of data: {', '.join(missing)} (see 'trainlab data fetch --help')", file=sys.stderr)
     if errors:
         print(f"experiments that raised: {', '.join(errors)} (see the report)", file=sys.stderr)
         return 1

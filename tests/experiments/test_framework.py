@@ -69,3 +69,20 @@ def test_overrides_from_code_are_type_checked_too():
         spec.make_config(overrides={"steps": "30"})
     with pytest.raises(ConfigError, match="escape_threshold: expected a number"):
         spec.make_config(overrides={"escape_threshold": True})
+
+
+def test_missing_data_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
+    """An experiment whose data set is not on the machine is marked, and reproduce still succeeds."""
+    from dataclasses import replace
+
+    from trainlab.errors import DataError
+
+    def no_data(config, seed=0):
+        raise DataError("fashion-mnist: no source worked")
+
+    spec = EXPERIMENTS.get("optimizer-paths")
+    monkeypatch.setitem(EXPERIMENTS._items, "optimizer-paths", replace(spec, run=no_data))
+    assert cli.main(["reproduce", "--quick", "--only", "optimizer-paths", "--out", str(tmp_path)]) == 0
+    assert "skipped for want of data: optimizer-paths" in capsys.readouterr().err
+    saved = json.loads((tmp_path / "optimizer-paths" / "metrics.json").read_text())
+    assert saved["missing_data"] is True and "data not available" in saved["error"]

@@ -15,6 +15,7 @@ import numpy as np
 
 from trainlab import __version__
 from trainlab.fileio import atomic_write_text
+from trainlab.errors import DataError
 from trainlab.experiments.base import EXPERIMENTS, BookValue, Claim, config_to_dict
 
 
@@ -35,6 +36,8 @@ class ExperimentResult:
     artifacts: list[str] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
+    #: True when the run stopped because its data set is not on this machine (see ``trainlab data fetch``).
+    missing_data: bool = False
 
     @property
     def passed(self) -> bool:
@@ -44,6 +47,7 @@ class ExperimentResult:
         return {
             "name": self.name, "title": self.title, "summary": self.summary, "config": self.config,
             "seed": self.seed, "quick": self.quick, "seconds": self.seconds, "error": self.error,
+            "missing_data": self.missing_data,
             "claims": [c.to_dict() for c in self.claims], "book": [b.to_dict() for b in self.book],
             "figures": self.figures, "artifacts": self.artifacts, "metrics": self.metrics,
             "environment": {"trainlab": __version__, "numpy": np.__version__, "python": platform.python_version()},
@@ -74,6 +78,9 @@ def run_experiment(name: str, out_dir: str | os.PathLike, *, quick: bool = False
         if figures:
             paths = spec.plot(result.metrics, config, folder)
             result.figures = [str(Path(p).relative_to(folder)) for p in paths]
+    except DataError as e:  # e.g. Fashion-MNIST where neither its Debian package nor a network is there
+        result.error = f"data not available: {e}"
+        result.missing_data = True
     except Exception as e:  # recorded in the report with its traceback
         result.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}"
     result.seconds = time.perf_counter() - start

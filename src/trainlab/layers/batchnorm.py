@@ -15,12 +15,20 @@ from typing import Any
 
 import numpy as np
 
+from trainlab.backend import get_array_module
 from trainlab.errors import ConfigError, ShapeError
 from trainlab.layers.base import Layer, check_input, register_layer, resolve_dtype
+from trainlab.layers.layout import block_view, from_block, is_chwn
 
 
 class _BatchNorm(Layer):
-    """Shared machinery: subclasses map their input to a 2-D (rows, features) view."""
+    """Shared machinery: subclasses view their input as a 3-D (A, C, B) array.
+
+    Statistics are taken over axes 0 and 2 of that view, one per channel C.
+    Every layout used here has such a view without a copy: (N, C) is
+    (N, C, 1), (N, C, L) is itself, a row-major (N, C, H, W) array is
+    (N, C, H*W), and a convolution's (C, H, W, N) block is (1, C, H*W*N).
+    """
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, *, dtype=None) -> None:
@@ -46,11 +54,11 @@ class _BatchNorm(Layer):
         self.add_buffer("running_var", np.ones(C, self.dtype))
         self.add_buffer("num_batches_tracked", np.zeros((), np.int64))
 
-    # Subclasses: x -> (rows, C) and back.
-    def _to_rows(self, x):
+    # Subclasses: x -> (A, C, B) view and back; the layout tag says how to go back.
+    def _to_channels(self, x, layout=None):
         raise NotImplementedError
 
-    def _from_rows(self, rows, shape):
+    def _from_channels(self, y, shape, layout):
         raise NotImplementedError
 
     def _check(self, x):
@@ -59,22 +67,25 @@ class _BatchNorm(Layer):
     def forward(self, x, *, train: bool):
         self._check(x)
         self._shape = x.shape
-        rows = self._to_rows(x)  # (M, C)
+        x3, self._layout = self._to_channels(x)
         out, self._cache = batchnorm_forward(
-            rows, self.weight.data if self.affine else None, self.bias.data if self.affine else None,
+            x3, self.weight.data if self.affine else None, self.bias.data if self.affine else None,
             self._buffers["running_mean"], self._buffers["running_var"],
             eps=self.eps, momentum=self.momentum, train=train, who=self.describe())
         if train:
             self._buffers["num_batches_tracked"] = self._buffers["num_batches_tracked"] + 1
-        return self._from_rows(out, x.shape)
+        return self._from_channels(out, x.shape, self._layout)
 
     def backward(self, dout):
-        drows = self._to_rows(dout)
-        dx, dgamma, dbeta = batchnorm_backward(drows, self._cache)
+        if tuple(dout.shape) != tuple(self._shape):
+            raise ShapeError(f"{self.describe()}: backward expects a gradient of shape {tuple(self._shape)}, "
+                             f"got {tuple(dout.shape)}")
+        d3, _ = self._to_channels(dout, self._layout)
+        dx, dgamma, dbeta = batchnorm_backward(d3, self._cache)
         if self.affine:
             self.weight.grad = dgamma
             self.bias.grad = dbeta
-        return self._from_rows(dx, self._shape)
+        return self._from_channels(dx, self._shape, self._layout)
 
     def scale_and_shift(self):
         """The eval-mode map as y = x * scale + shift per feature (used to fold into a layer)."""
@@ -124,17 +135,13 @@ class BatchNorm1d(_BatchNorm):
         else:
             check_input(self, x, ndim=(2, 3), features=self.num_features, dtype=self.dtype)
 
-    def _to_rows(self, x):
+    def _to_channels(self, x, layout=None):
         if self.per_activation or x.ndim == 2:
-            return x.reshape(x.shape[0], -1)  # (N, D)
-        N, C, L = x.shape
-        return x.transpose(0, 2, 1).reshape(N * L, C)  # (N*L, C)
+            return x.reshape(x.shape[0], -1, 1), "rows"  # (N, D, 1)
+        return x, "ncl"  # (N, C, L)
 
-    def _from_rows(self, rows, shape):
-        if self.per_activation or len(shape) == 2:
-            return rows.reshape(shape)
-        N, C, L = shape
-        return rows.reshape(N, L, C).transpose(0, 2, 1)
+    def _from_channels(self, y, shape, layout):
+        return y.reshape(shape)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "per_activation": self.per_activation}
@@ -147,54 +154,78 @@ class BatchNorm2d(_BatchNorm):
     def _check(self, x):
         check_input(self, x, ndim=4, features=self.num_features, dtype=self.dtype)
 
-    def _to_rows(self, x):
+    def _to_channels(self, x, layout=None):
         N, C, H, W = x.shape
-        return x.transpose(0, 2, 3, 1).reshape(N * H * W, C)  # (N*H*W, C)
+        if layout is None:
+            # Follow the input's storage so that neither direction copies it.
+            layout = "chwn" if is_chwn(x) else "nchw"
+        if layout == "chwn":
+            return block_view(x).reshape(1, C, H * W * N), layout  # a copy only if x is stored otherwise
+        return x.reshape(N, C, H * W), layout
 
-    def _from_rows(self, rows, shape):
+    def _from_channels(self, y, shape, layout):
         N, C, H, W = shape
-        return rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)
+        if layout == "chwn":
+            return from_block(y.reshape(C, H, W, N))
+        return y.reshape(shape)
 
 
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, eps, momentum, train, who="BatchNorm"):
-    """Normalise the columns of x (M, C); in training also update the running statistics in place.
+    """Normalise x (A, C, B) per channel over axes 0 and 2; in training also update the
+    running statistics (shape (C,)) in place.
 
     Returns ``(out, cache)`` where cache holds what :func:`batchnorm_backward` needs.
     """
+    xp = get_array_module(x)
+    A, C, B = x.shape
+    axes = (0, 2)
     if train:
-        M = x.shape[0]
+        M = A * B
         if M < 2:
             raise ShapeError(f"{who}: training needs more than one value per feature to "
                              f"estimate a variance, got input of {M} row(s)")
-        mean = x.mean(axis=0)
+        mean = x.mean(axis=axes, keepdims=True)
         xc = x - mean
-        var = (xc * xc).mean(axis=0)
+        var = xp.square(xc).mean(axis=axes, keepdims=True)
         # Update the running statistics in place: other references stay valid.
         m = x.dtype.type(momentum)
         running_mean *= 1 - m
-        running_mean += m * mean
+        running_mean += m * mean.reshape(C)
         running_var *= 1 - m
-        running_var += (m * M / (M - 1)) * var
+        running_var += (m * M / (M - 1)) * var.reshape(C)
     else:
-        mean, var = running_mean, running_var
-        xc = x - mean
-    inv_std = 1.0 / np.sqrt(var + x.dtype.type(eps))  # (C,)
-    x_hat = xc * inv_std  # (M, C)
-    out = x_hat * gamma + beta if gamma is not None else x_hat
+        var = running_var.reshape(1, C, 1)
+        xc = x - running_mean.reshape(1, C, 1)
+    inv_std = 1.0 / xp.sqrt(var + x.dtype.type(eps))  # (1, C, 1)
+    x_hat = xc
+    x_hat *= inv_std
+    if gamma is None:
+        out = x_hat.copy() if train else x_hat
+    else:
+        out = x_hat * gamma.reshape(1, C, 1)
+        out += beta.reshape(1, C, 1)
     return out, (x_hat, inv_std, gamma, train)
 
 
 def batchnorm_backward(dout, cache):
-    """Gradients of :func:`batchnorm_forward`: returns (dx, dgamma, dbeta)."""
+    """Gradients of :func:`batchnorm_forward` for dout (A, C, B): returns (dx, dgamma, dbeta).
+
+    With the batch statistics, dx = gamma * inv_std * (dout - mean(dout) - x_hat * mean(dout * x_hat)),
+    the means taken per channel; the two sums are dbeta and dgamma, so nothing is summed twice.
+    """
     x_hat, inv_std, gamma, train = cache
-    dbeta = dout.sum(axis=0)
-    dgamma = (dout * x_hat).sum(axis=0)
-    dx_hat = dout * gamma if gamma is not None else dout
+    A, C, B = dout.shape
+    axes = (0, 2)
+    dbeta = dout.sum(axis=axes)
+    dgamma = (dout * x_hat).sum(axis=axes)
+    scale = inv_std.reshape(C) if gamma is None else gamma * inv_std.reshape(C)  # (C,)
     if not train:
         # Eval mode: an affine map with constant statistics.
-        return dx_hat * inv_std, dgamma, dbeta
-    # d/dx of (x - mean) / sqrt(var + eps) with batch mean and variance:
-    # dx = inv_std / M * (M * dx_hat - sum(dx_hat) - x_hat * sum(dx_hat * x_hat))
-    dx = dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0)
-    dx *= inv_std
+        return dout * scale.reshape(1, C, 1), dgamma, dbeta
+    M = A * B
+    dx = x_hat * (dgamma / M).reshape(1, C, 1)
+    xp = get_array_module(dout)
+    xp.subtract(dout, dx, out=dx)
+    dx -= (dbeta / M).reshape(1, C, 1)
+    dx *= scale.reshape(1, C, 1)
     return dx, dgamma, dbeta

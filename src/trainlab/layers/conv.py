@@ -37,6 +37,7 @@ from trainlab.folding import fold_rule
 from trainlab.init import InitSpec, check_init_spec, initialise
 from trainlab.layers.base import Layer, check_input, register_layer, resolve_dtype
 from trainlab.layers.batchnorm import BatchNorm2d
+from trainlab.layers.layout import block_view, empty_chwn, from_block, is_chwn  # noqa: F401 (re-exported)
 
 #: In eval mode the batch is convolved in chunks whose columns matrix holds at most this many values,
 #: so evaluating 1000 images at once does not allocate hundreds of megabytes.
@@ -62,26 +63,6 @@ def pair(value, name: str, owner: str, *, minimum: int) -> tuple[int, int]:
 
 
 # ---- memory layout helpers (shared with pooling and blocks) -------------------------
-
-
-def block_view(x):
-    """The (C, H, W, N) view of an (N, C, H, W) array (no copy; C-contiguous when x is stored CHWN)."""
-    return x.transpose(1, 2, 3, 0)
-
-
-def is_chwn(x) -> bool:
-    """True when an (N, C, H, W) array is stored as a C-contiguous (C, H, W, N) block."""
-    return x.ndim == 4 and block_view(x).flags.c_contiguous
-
-
-def from_block(block):
-    """The (N, C, H, W) view of a (C, H, W, N) block."""
-    return block.transpose(3, 0, 1, 2)
-
-
-def empty_chwn(xp, N: int, C: int, H: int, W: int, dtype, *, zeros: bool = False):
-    """An uninitialised (or zero) (N, C, H, W) array stored as a (C, H, W, N) block."""
-    return from_block((xp.zeros if zeros else xp.empty)((C, H, W, N), dtype))
 
 
 def window_view(block, FH: int, FW: int, SH: int, SW: int, OH: int, OW: int):

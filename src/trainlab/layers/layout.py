@@ -1,0 +1,28 @@
+"""Memory layout of image batches: (N, C, H, W) arrays stored as (C, H, W, N) blocks.
+
+Convolutions and pools store their outputs with the batch as the innermost
+axis and hand out (N, C, H, W) views of that block (see :mod:`trainlab.layers.conv`);
+these helpers let any layer find and follow that storage without copying.
+"""
+
+from __future__ import annotations
+
+
+def block_view(x):
+    """The (C, H, W, N) view of an (N, C, H, W) array (no copy; C-contiguous when x is stored CHWN)."""
+    return x.transpose(1, 2, 3, 0)
+
+
+def is_chwn(x) -> bool:
+    """True when an (N, C, H, W) array is stored as a C-contiguous (C, H, W, N) block."""
+    return x.ndim == 4 and block_view(x).flags.c_contiguous
+
+
+def from_block(block):
+    """The (N, C, H, W) view of a (C, H, W, N) block."""
+    return block.transpose(3, 0, 1, 2)
+
+
+def empty_chwn(xp, N: int, C: int, H: int, W: int, dtype, *, zeros: bool = False):
+    """An uninitialised (or zero) (N, C, H, W) array stored as a (C, H, W, N) block."""
+    return from_block((xp.zeros if zeros else xp.empty)((C, H, W, N), dtype))

@@ -10,22 +10,28 @@ means trainlab is faster). Neither side computes the gradient of the input
 images (PyTorch does not, as they do not require it).
 
     python benchmarks/bench_cnn.py [--models simple deep] [--steps 50 20] [--rounds 3] [--threads 2]
+    python benchmarks/bench_cnn.py --json runs/bench_cnn.json    # also save the figures for cnn_table.py
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 
+from trainlab.fileio import atomic_write_text
 from trainlab.models import DeepConvNet, SimpleConvNet
 from trainlab.optim import Adam
 from trainlab.training import Trainer
 
 MODELS = {"simple": SimpleConvNet, "deep": DeepConvNet}
+#: The names train_cnn.py and the model registry use for the same networks.
+REGISTRY_NAMES = {"simple": "simple-convnet", "deep": "deep-convnet"}
 
 
 def load_images(n: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -106,11 +112,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch's intra-op threads")
+    parser.add_argument("--json", default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
     steps = args.steps * len(args.models) if len(args.steps) == 1 else args.steps
     if len(steps) != len(args.models):
         parser.error("give one --steps value, or one per model")
     x, t, source = load_images(10000)
+    record = {"source": source, "batch": args.batch, "rounds": args.rounds, "torch_threads": args.threads,
+              "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"), "load_average": os.getloadavg(),
+              "models": {}}
     try:
         import torch
 
@@ -141,6 +151,15 @@ def main() -> None:
         else:
             summary += "; pytorch not installed (pip install torch==2.13.0 to compare)"
         print(summary, flush=True)
+        entry = {"trainlab_samples_per_s": ours}
+        if have_torch:
+            entry.update(pytorch_samples_per_s=theirs, ratio_best=max(ours) / max(theirs),
+                         ratio_median=float(np.median(np.array(ours) / np.array(theirs))))
+        record["models"][REGISTRY_NAMES[name]] = entry
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.json, json.dumps(record, indent=2))
+        print(f"saved {args.json}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,83 @@
+"""Print the CNN results table (markdown) from train_cnn.py runs and a bench_cnn.py JSON file.
+
+Each run folder is one ``train_cnn.py --out DIR`` (its ``results.json`` and
+``config.json``); ``--bench`` is a ``bench_cnn.py --json FILE`` output, which
+gives the throughput ratio to PyTorch for the models it measured. Rows are
+grouped by dataset in the models' registry order; a missing figure prints as
+"not measured", never as a guess.
+
+    python benchmarks/cnn_table.py runs/mnist-* runs/fashion-* --bench runs/bench_cnn.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from trainlab.models import CNN_MODELS
+
+DATASET_NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
+
+def load_run(folder: Path) -> dict:
+    """The merged config and results of one train_cnn.py run (ValueError when the folder is not one)."""
+    try:
+        results = json.loads((folder / "results.json").read_text())
+        config = json.loads((folder / "config.json").read_text())
+    except FileNotFoundError as exc:
+        raise ValueError(f"{folder} is not a train_cnn.py --out folder: {exc.filename} is missing") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{folder}: unreadable JSON ({exc})") from exc
+    return {"folder": str(folder), **config, **results}
+
+
+def recipe(run: dict) -> str:
+    """The training recipe in words: epochs, optimizer, schedule, batch, augmentation."""
+    augment = run.get("augment") or "none"
+    return (f"{run['epochs']} epochs, Adam {run['lr']:g} cosine, batch {run['batch_size']}, "
+            f"augment {augment}, seed {run['seed']}")
+
+
+def format_minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+def table(runs: list[dict], bench: dict | None) -> str:
+    order = {name: i for i, name in enumerate(CNN_MODELS.names_in_order())}
+    runs = sorted(runs, key=lambda r: (list(DATASET_NAMES).index(r["dataset"]), order.get(r["model"], 99)))
+    ratios = (bench or {}).get("models", {})
+    lines = ["| model | dataset | parameters | multiply-adds per image | test accuracy | epochs | "
+             "training time | throughput vs PyTorch |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for run in runs:
+        ratio = ratios.get(run["model"], {}).get("ratio_best")
+        epochs = f"{run['epochs_completed']} of {run['epochs']}" if run["stopped_by_time_limit"] else str(run["epochs"])
+        lines.append(
+            f"| {run['model']} | {DATASET_NAMES.get(run['dataset'], run['dataset'])} | {run['parameters']:,} | "
+            f"{run['flops_per_sample']:,} | {run['test_acc'] * 100:.2f}% | {epochs} | "
+            f"{format_minutes(run['train_time_s'])} | {f'{ratio:.2f}x' if ratio else 'not measured'} |")
+    recipes = sorted({recipe(r) for r in runs})
+    notes = ["", "Recipes: " + "; ".join(recipes) + "."]
+    if bench:
+        notes.append(f"Throughput: bench_cnn.py, best of {bench['rounds']} rounds, batch {bench['batch']}, "
+                     f"PyTorch on {bench['torch_threads']} thread(s).")
+    return "\n".join(lines + notes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="train_cnn.py --out folders")
+    parser.add_argument("--bench", type=Path, default=None, help="a bench_cnn.py --json file")
+    args = parser.parse_args()
+    try:
+        runs = [load_run(folder) for folder in args.runs]
+        bench = json.loads(args.bench.read_text()) if args.bench else None
+    except (ValueError, OSError) as exc:
+        sys.exit(f"cnn_table.py: {exc}")
+    print(table(runs, bench))
+
+
+if __name__ == "__main__":
+    main()

@@ -30,7 +30,9 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import EXPERIMENT_DATASETS, load_subset, smooth
+from trainlab.experiments.common import (
+    load_subset, require_at_least, require_dataset, require_fraction, require_positive, smooth,
+)
 from trainlab.experiments.optimizer_mnist import curve_indices, split_seed
 from trainlab.layers.linear import Linear
 from trainlab.models.cnn import create_model
@@ -69,18 +71,11 @@ class Config:
     mac_ratio: float = 5.0
 
     def __post_init__(self):
-        if self.dataset not in EXPERIMENT_DATASETS:
-            raise ConfigError(f"dataset must be one of {', '.join(EXPERIMENT_DATASETS)}, got {self.dataset!r}")
-        for name in ("n_train", "n_test", "epochs", "batch_size", "smooth_window"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.curve_points < 2:
-            raise ConfigError(f"curve_points must be >= 2, got {self.curve_points}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
-        for name in ("min_accuracy", "best_accuracy"):
-            if not 0 < getattr(self, name) <= 1:
-                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
+        require_dataset(self)
+        require_at_least(self, 1, "n_train", "n_test", "epochs", "batch_size", "smooth_window")
+        require_at_least(self, 2, "curve_points")
+        require_positive(self, "lr")
+        require_fraction(self, "min_accuracy", "best_accuracy")
         if not self.mac_ratio > 1:
             raise ConfigError(f"mac_ratio must be > 1, got {self.mac_ratio}")
 

@@ -21,7 +21,9 @@ import numpy as np
 from trainlab.data import build_pipeline
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import EXPERIMENT_DATASETS, load_subset
+from trainlab.experiments.common import (
+    load_subset, require_at_least, require_dataset, require_positive, require_sizes,
+)
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
 from trainlab.training import Trainer
@@ -50,17 +52,12 @@ class Config:
     n_variants: int = 5
 
     def __post_init__(self):
-        if self.dataset not in EXPERIMENT_DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; valid: {', '.join(EXPERIMENT_DATASETS)}")
-        for name in ("n_train", "n_test", "batch_size", "epochs", "window", "n_variants"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
-            raise ConfigError(f"hidden_sizes must be positive sizes, got {self.hidden_sizes}")
+        require_dataset(self)
+        require_at_least(self, 1, "n_train", "n_test", "batch_size", "epochs", "window", "n_variants")
+        require_sizes(self, "hidden_sizes")
         if self.window > self.epochs:
             raise ConfigError(f"window ({self.window}) cannot exceed epochs ({self.epochs})")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        require_positive(self, "lr")
         if not 1 <= self.n_show <= 10:
             raise ConfigError(f"n_show must be in 1..10 (one digit each), got {self.n_show}")
         if len(build_pipeline(self.augment)) == 0:  # building it also rejects unknown or malformed transforms

@@ -24,7 +24,9 @@ import numpy as np
 
 from trainlab.errors import ConfigError, NonFiniteError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import EXPERIMENT_DATASETS, load_subset
+from trainlab.experiments.common import (
+    load_subset, require_at_least, require_dataset, require_fraction, require_positive, require_sizes,
+)
 from trainlab.experiments.optimizer_mnist import split_seed
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
@@ -52,21 +54,14 @@ class Config:
     good_acc: float = 0.8
 
     def __post_init__(self):
-        if self.dataset not in EXPERIMENT_DATASETS:
-            raise ConfigError(f"dataset must be one of {', '.join(EXPERIMENT_DATASETS)}, got {self.dataset!r}")
-        for name in ("n_train", "n_scales", "batch_size", "epochs"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            raise ConfigError(f"hidden must list positive layer sizes, got {self.hidden}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        require_dataset(self)
+        require_at_least(self, 1, "n_train", "n_scales", "batch_size", "epochs")
+        require_sizes(self, "hidden")
+        require_positive(self, "lr")
         if not self.smallest_exp <= self.largest_exp:
             raise ConfigError(f"smallest_exp ({self.smallest_exp}) must not exceed largest_exp ({self.largest_exp})")
-        if not 0 < self.win_fraction <= 1:
-            raise ConfigError(f"win_fraction must be in (0, 1], got {self.win_fraction}")
-        if not 0 < self.good_acc < 1:
-            raise ConfigError(f"good_acc must be in (0, 1), got {self.good_acc}")
+        require_fraction(self, "win_fraction")
+        require_fraction(self, "good_acc", include_one=False)
 
     @property
     def scales(self) -> np.ndarray:

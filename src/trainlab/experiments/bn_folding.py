@@ -22,9 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import EXPERIMENT_DATASETS, load_subset
+from trainlab.experiments.common import (
+    load_subset, require_at_least, require_dataset, require_positive, require_sizes,
+)
 
 #: log10 bin edges of the |score difference| histogram; exact zeros are counted apart.
 DIFF_BINS = tuple(float(e) for e in np.arange(-10.0, -2.0 + 0.25, 0.25))
@@ -45,17 +46,10 @@ class Config:
     scatter_points: int = 3000
 
     def __post_init__(self):
-        if self.dataset not in EXPERIMENT_DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; valid: {', '.join(EXPERIMENT_DATASETS)}")
-        for name in ("n_train", "n_test", "epochs", "batch_size", "repeats", "scatter_points"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
-            raise ConfigError(f"hidden_sizes must be positive sizes, got {self.hidden_sizes}")
-        if not self.timing_batch_sizes or any(b < 1 for b in self.timing_batch_sizes):
-            raise ConfigError(f"timing_batch_sizes must be positive, got {self.timing_batch_sizes}")
-        if not self.lr > 0 or not self.tolerance > 0:
-            raise ConfigError(f"lr and tolerance must be > 0, got {self.lr}, {self.tolerance}")
+        require_dataset(self)
+        require_at_least(self, 1, "n_train", "n_test", "epochs", "batch_size", "repeats", "scatter_points")
+        require_sizes(self, "hidden_sizes", "timing_batch_sizes")
+        require_positive(self, "lr", "tolerance")
 
 
 def forward_all(model, x: np.ndarray, batch_size: int) -> np.ndarray:

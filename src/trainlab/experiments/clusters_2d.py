@@ -34,6 +34,7 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.common import require_at_least, require_positive
 
 DATASET_FILE = "clusters-dataset.npz"
 MODEL_FILE = "clusters-model.npz"
@@ -56,17 +57,14 @@ class Config:
     accuracy_slack: float = 0.02
 
     def __post_init__(self):
-        for name in ("n_centers", "n_per_center", "hidden_size", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        require_at_least(self, 1, "n_per_center", "hidden_size", "epochs", "batch_size")
         if self.n_centers < 2:
             raise ConfigError(f"n_centers must be >= 2 to classify anything, got {self.n_centers}")
         if not self.high > self.low:
             raise ConfigError(f"high must exceed low, got low={self.low}, high={self.high}")
         if self.noise_std < 0:
             raise ConfigError(f"noise_std must be >= 0, got {self.noise_std}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        require_positive(self, "lr")
         if not 2 <= self.grid_size <= 1000:
             raise ConfigError(f"grid_size must be in [2, 1000], got {self.grid_size}")
         if self.margin < 0 or not 0 <= self.accuracy_slack < 1:

@@ -29,7 +29,10 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import EXPERIMENT_DATASETS, load_subset, smooth
+from trainlab.experiments.common import (
+    load_subset, require_at_least, require_dataset, require_fraction, require_positive, require_sizes,
+    smooth,
+)
 from trainlab.experiments.optimizer_mnist import curve_indices, split_seed
 from trainlab.models.cnn import SimpleConvNet
 from trainlab.models.mlp import MultiLayerNet
@@ -61,22 +64,15 @@ class Config:
     min_cnn_accuracy: float = 0.98
 
     def __post_init__(self):
-        if self.dataset not in EXPERIMENT_DATASETS:
-            raise ConfigError(f"dataset must be one of {', '.join(EXPERIMENT_DATASETS)}, got {self.dataset!r}")
-        for name in ("n_train", "n_test", "epochs", "batch_size", "mlp_long_factor", "curve_test", "smooth_window"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("curve_points", "loss_points"):
-            if getattr(self, name) < 2:
-                raise ConfigError(f"{name} must be >= 2, got {getattr(self, name)}")
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            raise ConfigError(f"hidden must list positive layer sizes, got {self.hidden}")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        require_dataset(self)
+        require_at_least(self, 1, "n_train", "n_test", "epochs", "batch_size", "mlp_long_factor", "curve_test",
+                         "smooth_window")
+        require_at_least(self, 2, "curve_points", "loss_points")
+        require_sizes(self, "hidden")
+        require_positive(self, "lr")
         if self.lr_schedule not in ("cosine", "constant"):
             raise ConfigError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
-        if not 0 < self.min_cnn_accuracy <= 1:
-            raise ConfigError(f"min_cnn_accuracy must be in (0, 1], got {self.min_cnn_accuracy}")
+        require_fraction(self, "min_cnn_accuracy")
 
 
 class CurveRecorder(Callback):

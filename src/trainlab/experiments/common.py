@@ -14,6 +14,46 @@ from trainlab.errors import ConfigError
 EXPERIMENT_DATASETS = ("mnist", "fashion-mnist", "synthetic")
 
 
+# ---- settings checks shared by the experiments' Config classes -----------------------
+# Each raises ConfigError naming the setting, the rule and the value given.
+
+
+def require_dataset(config) -> None:
+    """``config.dataset`` must be one of :data:`EXPERIMENT_DATASETS`."""
+    if config.dataset not in EXPERIMENT_DATASETS:
+        raise ConfigError(f"unknown dataset {config.dataset!r}; valid: {', '.join(EXPERIMENT_DATASETS)}")
+
+
+def require_at_least(config, minimum: int, *names: str) -> None:
+    """Each named setting must be >= ``minimum`` (counts, sizes, epochs)."""
+    for name in names:
+        if getattr(config, name) < minimum:
+            raise ConfigError(f"{name} must be >= {minimum}, got {getattr(config, name)}")
+
+
+def require_positive(config, *names: str) -> None:
+    """Each named setting must be > 0 (learning rates, tolerances)."""
+    for name in names:
+        if not getattr(config, name) > 0:
+            raise ConfigError(f"{name} must be > 0, got {getattr(config, name)}")
+
+
+def require_fraction(config, *names: str, include_one: bool = True) -> None:
+    """Each named setting must lie in (0, 1] (or (0, 1) with ``include_one=False``)."""
+    for name in names:
+        value = getattr(config, name)
+        if not (0 < value <= 1 if include_one else 0 < value < 1):
+            raise ConfigError(f"{name} must be in (0, {'1]' if include_one else '1)'}, got {value}")
+
+
+def require_sizes(config, *names: str) -> None:
+    """Each named setting must be a non-empty sequence of positive sizes (hidden layers)."""
+    for name in names:
+        sizes = getattr(config, name)
+        if not sizes or any(size < 1 for size in sizes):
+            raise ConfigError(f"{name} must list positive sizes, got {sizes}")
+
+
 @dataclass(frozen=True)
 class Subset:
     """Flattened float32 images in [0, 1] and int64 labels."""

@@ -28,7 +28,9 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import EXPERIMENT_DATASETS, load_subset
+from trainlab.experiments.common import (
+    load_subset, require_at_least, require_dataset, require_fraction, require_positive,
+)
 from trainlab.experiments.optimizer_mnist import curve_indices, split_seed
 from trainlab.layers.conv import Conv2d
 from trainlab.models.cnn import SimpleConvNet
@@ -74,11 +76,8 @@ class Config:
     min_accuracy: float = 0.8
 
     def __post_init__(self):
-        if self.dataset not in EXPERIMENT_DATASETS:
-            raise ConfigError(f"dataset must be one of {', '.join(EXPERIMENT_DATASETS)}, got {self.dataset!r}")
-        for name in ("n_train", "n_test", "n_digits", "show_digits", "epochs", "batch_size", "n_maps"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        require_dataset(self)
+        require_at_least(self, 1, "n_train", "n_test", "n_digits", "show_digits", "epochs", "batch_size", "n_maps")
         if self.show_digits > self.n_digits or self.n_digits > self.n_test:
             raise ConfigError(f"need show_digits <= n_digits <= n_test, got {self.show_digits}, "
                               f"{self.n_digits}, {self.n_test}")
@@ -86,14 +85,10 @@ class Config:
             raise ConfigError(f"SimpleConvNet has 30 filters; n_maps must be <= 30, got {self.n_maps}")
         if self.blur_size < 3 or self.blur_size % 2 == 0 or self.blur_size > 7:
             raise ConfigError(f"blur_size must be odd, 3 to 7, got {self.blur_size}")
-        for name in ("blur_sigma", "lr", "init_std", "mean_tolerance"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("min_gradient_corr", "min_edge_fraction", "init_corr_max", "trained_corr_min", "min_accuracy"):
-            if not 0 < getattr(self, name) <= 1:
-                raise ConfigError(f"{name} must be in (0, 1], got {getattr(self, name)}")
-        if self.curve_points < 2:
-            raise ConfigError(f"curve_points must be >= 2, got {self.curve_points}")
+        require_positive(self, "blur_sigma", "lr", "init_std", "mean_tolerance")
+        require_fraction(self, "min_gradient_corr", "min_edge_fraction", "init_corr_max", "trained_corr_min",
+                         "min_accuracy")
+        require_at_least(self, 2, "curve_points")
 
 
 def gaussian_kernel(size: int, sigma: float) -> np.ndarray:

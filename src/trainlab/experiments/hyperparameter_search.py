@@ -26,7 +26,7 @@ import numpy as np
 
 from trainlab.errors import ConfigError, NonFiniteError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import EXPERIMENT_DATASETS, load_subset
+from trainlab.experiments.common import load_subset, require_at_least, require_dataset, require_fraction
 
 #: Search space of round 1: name -> (low, high) of log10 of the value (the book's ranges).
 BOOK_RANGES = {"weight_decay": (-8.0, -4.0), "lr": (-6.0, -2.0)}
@@ -56,14 +56,10 @@ class Config:
     def __post_init__(self):
         if self.engine not in ("optuna", "loop"):
             raise ConfigError(f"engine must be 'optuna' or 'loop', got {self.engine!r}")
-        if self.dataset not in EXPERIMENT_DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; valid: {', '.join(EXPERIMENT_DATASETS)}")
-        for name in ("n_samples", "hidden_size", "hidden_layers", "epochs", "batch_size", "n_trials",
-                     "n_refine_trials"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ConfigError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        require_dataset(self)
+        require_at_least(self, 1, "n_samples", "hidden_size", "hidden_layers", "epochs", "batch_size", "n_trials",
+                         "n_refine_trials")
+        require_fraction(self, "val_fraction", include_one=False)
         n_val = int(round(self.n_samples * self.val_fraction))
         if n_val < 1 or n_val >= self.n_samples:
             raise ConfigError(f"val_fraction {self.val_fraction} of {self.n_samples} samples leaves an empty split")

@@ -21,6 +21,7 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.common import require_at_least, require_fraction, require_positive
 from trainlab.layers import ACTIVATIONS, Linear, Sequential
 
 #: (label, Linear weight_init)
@@ -44,20 +45,15 @@ class Config:
     hold_ratio: float = 0.8
 
     def __post_init__(self):
-        for name in ("n_samples", "n_nodes", "bins"):
-            if getattr(self, name) < 2:
-                raise ConfigError(f"{name} must be >= 2, got {getattr(self, name)}")
+        require_at_least(self, 2, "n_samples", "n_nodes", "bins")
         if self.n_layers < 3:
             raise ConfigError(f"n_layers must be >= 3 (the trend with depth is measured from layer 2 on), "
                               f"got {self.n_layers}")
-        if not self.relu_max > 0:
-            raise ConfigError(f"relu_max must be > 0, got {self.relu_max}")
+        require_positive(self, "relu_max")
         if not 0 < self.edge < 0.5:
             raise ConfigError(f"edge must be in (0, 0.5), got {self.edge}")
-        if not 0 < self.wide_fraction < 1:
-            raise ConfigError(f"wide_fraction must be in (0, 1), got {self.wide_fraction}")
-        if not 0 < self.hold_ratio <= 1:
-            raise ConfigError(f"hold_ratio must be in (0, 1], got {self.hold_ratio}")
+        require_fraction(self, "wide_fraction", include_one=False)
+        require_fraction(self, "hold_ratio")
 
 
 def output_range(activation: str, config: Config) -> tuple[float, float]:

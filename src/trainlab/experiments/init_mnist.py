@@ -17,9 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import load_subset
+from trainlab.experiments.common import load_subset, require_fraction, require_positive
 from trainlab.experiments.optimizer_mnist import (BOOK_ITERATION, check_training_run, curve_indices, split_seed,
                                                   summarise, train)
 from trainlab.models.mlp import MultiLayerNet
@@ -50,12 +49,8 @@ class Config:
 
     def __post_init__(self):
         check_training_run(self)
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
-        if not self.chance_margin > 0:
-            raise ConfigError(f"chance_margin must be > 0, got {self.chance_margin}")
-        if not 0 < self.learned_fraction < 1:
-            raise ConfigError(f"learned_fraction must be in (0, 1), got {self.learned_fraction}")
+        require_positive(self, "lr", "chance_margin")
+        require_fraction(self, "learned_fraction", include_one=False)
 
 
 def run(config: Config, seed: int = 0) -> dict:

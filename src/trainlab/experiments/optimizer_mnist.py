@@ -29,7 +29,9 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import EXPERIMENT_DATASETS, Subset, load_subset, smooth
+from trainlab.experiments.common import (
+    Subset, load_subset, require_at_least, require_dataset, require_sizes, smooth,
+)
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
 from trainlab.training import History, Trainer
@@ -81,17 +83,11 @@ class Config:
 
 def check_training_run(config) -> None:
     """Validate the settings every iteration-based MNIST run shares (this module's and init-mnist's)."""
-    if config.dataset not in EXPERIMENT_DATASETS:
-        raise ConfigError(f"dataset must be one of {', '.join(EXPERIMENT_DATASETS)}, got {config.dataset!r}")
-    for name in ("n_train", "n_test", "batch_size", "smooth_window"):
-        if getattr(config, name) < 1:
-            raise ConfigError(f"{name} must be >= 1, got {getattr(config, name)}")
-    if config.iterations < 10:
-        raise ConfigError(f"iterations must be >= 10, got {config.iterations}")
-    if config.curve_points < 2:
-        raise ConfigError(f"curve_points must be >= 2, got {config.curve_points}")
-    if not config.hidden or any(h < 1 for h in config.hidden):
-        raise ConfigError(f"hidden must list positive layer sizes, got {config.hidden}")
+    require_dataset(config)
+    require_at_least(config, 1, "n_train", "n_test", "batch_size", "smooth_window")
+    require_at_least(config, 10, "iterations")
+    require_at_least(config, 2, "curve_points")
+    require_sizes(config, "hidden")
 
 
 def split_seed(seed: int, n: int = 2) -> list[int]:

@@ -29,7 +29,9 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import EXPERIMENT_DATASETS, load_subset
+from trainlab.experiments.common import (
+    load_subset, require_at_least, require_dataset, require_fraction, require_positive,
+)
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
 from trainlab.training import Trainer
@@ -58,19 +60,15 @@ class OverfitConfig:
     overfit_gap: float = 0.1
 
     def __post_init__(self):
-        if self.dataset not in EXPERIMENT_DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; valid: {', '.join(EXPERIMENT_DATASETS)}")
-        for name in ("n_train", "n_test", "hidden_layers", "hidden_size", "batch_size", "epochs", "gap_window"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        require_dataset(self)
+        require_at_least(self, 1, "n_train", "n_test", "hidden_layers", "hidden_size", "batch_size", "epochs",
+                         "gap_window")
         if self.gap_window > self.epochs:
             raise ConfigError(f"gap_window ({self.gap_window}) cannot exceed epochs ({self.epochs})")
-        if not self.lr > 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        require_positive(self, "lr")
         if self.min_gap_reduction < 0 or self.overfit_gap < 0:
             raise ConfigError("min_gap_reduction and overfit_gap must be >= 0")
-        if not 0 < self.overfit_train_acc <= 1:
-            raise ConfigError(f"overfit_train_acc must be in (0, 1], got {self.overfit_train_acc}")
+        require_fraction(self, "overfit_train_acc")
 
 
 @dataclass(frozen=True)

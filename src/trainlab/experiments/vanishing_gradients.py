@@ -35,7 +35,7 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import EXPERIMENT_DATASETS, load_subset
+from trainlab.experiments.common import load_subset, require_at_least, require_dataset, require_fraction
 from trainlab.layers.linear import Linear
 from trainlab.models.mlp import MultiLayerNet
 
@@ -69,15 +69,11 @@ class Config:
     even_spread: float = 10.0
 
     def __post_init__(self):
-        if self.dataset not in EXPERIMENT_DATASETS:
-            raise ConfigError(f"unknown dataset {self.dataset!r}; valid: {', '.join(EXPERIMENT_DATASETS)}")
+        require_dataset(self)
         if self.depth < 2:
             raise ConfigError(f"depth must be >= 2 (first and last hidden layer differ), got {self.depth}")
-        for name in ("n_samples", "width", "n_inits"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 < self.vanish_ratio < 1:
-            raise ConfigError(f"vanish_ratio must be in (0, 1), got {self.vanish_ratio}")
+        require_at_least(self, 1, "n_samples", "width", "n_inits")
+        require_fraction(self, "vanish_ratio", include_one=False)
         if not self.even_spread > 1:
             raise ConfigError(f"even_spread must be > 1, got {self.even_spread}")
 

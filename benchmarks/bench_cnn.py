@@ -18,41 +18,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import time
 from pathlib import Path
 
 import numpy as np
+from common import he_init_torch, load_images, machine_line, time_torch, time_trainlab
 
 from trainlab.fileio import atomic_write_text
 from trainlab.models import DeepConvNet, SimpleConvNet
-from trainlab.optim import Adam
-from trainlab.training import Trainer
 
 MODELS = {"simple": SimpleConvNet, "deep": DeepConvNet}
 #: The names train_cnn.py and the model registry use for the same networks.
 REGISTRY_NAMES = {"simple": "simple-convnet", "deep": "deep-convnet"}
 
 
-def load_images(n: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """Real MNIST when it is cached, otherwise random images of the same shape (speed is the same)."""
-    try:
-        from trainlab.data import load_mnist
-
-        data = load_mnist(normalize=True, flatten=False)
-        return data.x_train[:n], data.t_train[:n], "MNIST"
-    except Exception:
-        rng = np.random.default_rng(0)
-        return rng.random((n, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, n), "random 28x28 images"
-
-
 def run_trainlab(name: str, x, t, steps: int, batch: int) -> float:
-    model = MODELS[name](seed=0)
-    opt = Adam(model.parameters(), lr=1e-3)
-    trainer = Trainer(model, opt, batch_size=batch, iterations=steps, seed=0, eval_train=False, progress=False)
-    start = time.perf_counter()
-    trainer.fit(x, t)
-    return steps * batch / (time.perf_counter() - start)
+    return time_trainlab(MODELS[name](seed=0), x, t, steps, batch)
 
 
 def torch_model(name: str):
@@ -72,36 +52,14 @@ def torch_model(name: str):
                 layers += [nn.Conv2d(item[0], item[1], 3, padding=item[2]), nn.ReLU()]
         layers += [nn.Flatten(), nn.Linear(64 * 4 * 4, 50), nn.ReLU(), nn.Dropout(0.5), nn.Linear(50, 10)]
     model = nn.Sequential(*layers)
-    for m in model:
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            nn.init.zeros_(m.bias)
+    he_init_torch(model)
     return model, torch
 
 
 def run_torch(name: str, x, t, steps: int, batch: int) -> float:
     model, torch = torch_model(name)
     torch.manual_seed(0)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    xt, tt = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
-    rng = np.random.default_rng(0)
-    per_epoch = len(x) // batch
-    model.train()
-    start = time.perf_counter()
-    done = 0
-    while done < steps:
-        order = torch.from_numpy(rng.permutation(len(x)))
-        for i in range(per_epoch):
-            idx = order[i * batch:(i + 1) * batch]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xt[idx]), tt[idx])
-            loss.backward()
-            opt.step()
-            done += 1
-            if done == steps:
-                break
-    return steps * batch / (time.perf_counter() - start)
+    return time_torch(model, x, t, steps, batch)
 
 
 def main() -> None:
@@ -117,7 +75,7 @@ def main() -> None:
     steps = args.steps * len(args.models) if len(args.steps) == 1 else args.steps
     if len(steps) != len(args.models):
         parser.error("give one --steps value, or one per model")
-    x, t, source = load_images(10000)
+    x, t, source = load_images(10000, flatten=False)
     record = {"source": source, "batch": args.batch, "rounds": args.rounds, "torch_threads": args.threads,
               "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"), "load_average": os.getloadavg(),
               "models": {}}
@@ -129,9 +87,7 @@ def main() -> None:
     except ImportError:
         have_torch = False
     print(f"CNN training throughput: Adam, batch {args.batch}, float32, {args.rounds} alternating rounds on {source}")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average "
-          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}; numpy {np.__version__}"
-          + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if have_torch else ""))
+    print(machine_line() + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if have_torch else ""))
     for name, n_steps in zip(args.models, steps):
         run_trainlab(name, x, t, 3, args.batch)  # warm-up
         if have_torch:

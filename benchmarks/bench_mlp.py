@@ -12,38 +12,17 @@ PyTorch runs with 2 threads. Prints samples/s for each and the ratio
 from __future__ import annotations
 
 import argparse
-import os
-import platform
-import time
 
-import numpy as np
+from common import he_init_torch, load_images, machine_line, time_torch, time_trainlab
 
 from trainlab.models import MultiLayerNet
-from trainlab.optim import Adam
-from trainlab.training import Trainer
 
 SIZES = [100, 100, 100, 100]
 
 
-def load_images(n: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """Real MNIST when it is cached, otherwise random images of the same shape (speed is the same)."""
-    try:
-        from trainlab.data import load_mnist
-
-        data = load_mnist(normalize=True, flatten=True)
-        return data.x_train[:n], data.t_train[:n], "MNIST"
-    except Exception:
-        rng = np.random.default_rng(0)
-        return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n), "random 28x28 images"
-
-
 def run_trainlab(x, t, steps: int, batch: int) -> float:
     model = MultiLayerNet(784, SIZES, 10, activation="relu", weight_init="he", seed=0)
-    opt = Adam(model.parameters(), lr=1e-3)
-    trainer = Trainer(model, opt, batch_size=batch, iterations=steps, seed=0, eval_train=False, progress=False)
-    start = time.perf_counter()
-    trainer.fit(x, t)
-    return steps * batch / (time.perf_counter() - start)
+    return time_trainlab(model, x, t, steps, batch)
 
 
 def run_torch(x, t, steps: int, batch: int) -> float:
@@ -55,29 +34,8 @@ def run_torch(x, t, steps: int, batch: int) -> float:
         layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
     layers.append(torch.nn.Linear(sizes[-1], 10))
     model = torch.nn.Sequential(*layers)
-    for m in model:
-        if isinstance(m, torch.nn.Linear):
-            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-            torch.nn.init.zeros_(m.bias)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    xt, tt = torch.from_numpy(x), torch.from_numpy(t.astype(np.int64))
-    rng = np.random.default_rng(0)
-    per_epoch = len(x) // batch
-    start = time.perf_counter()
-    done = 0
-    while done < steps:
-        order = torch.from_numpy(rng.permutation(len(x)))
-        for i in range(per_epoch):
-            idx = order[i * batch:(i + 1) * batch]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xt[idx]), tt[idx])
-            loss.backward()
-            opt.step()
-            done += 1
-            if done == steps:
-                break
-    return steps * batch / (time.perf_counter() - start)
+    he_init_torch(model)
+    return time_torch(model, x, t, steps, batch)
 
 
 def main() -> None:
@@ -86,7 +44,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    x, t, source = load_images(20000)
+    x, t, source = load_images(20000, flatten=True)
     try:
         import torch
 
@@ -96,9 +54,7 @@ def main() -> None:
         have_torch = False
     print(f"MLP 784-{'-'.join(map(str, SIZES))}-10, ReLU, He, Adam, batch {args.batch}, float32, "
           f"{args.steps} steps x {args.rounds} rounds on {source}")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; "
-          f"numpy {np.__version__}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}"
-          + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if have_torch else ""))
+    print(machine_line() + (f"; torch {torch.__version__} ({torch.get_num_threads()} threads)" if have_torch else ""))
     run_trainlab(x, t, 50, args.batch)  # warm-up
     if have_torch:
         run_torch(x, t, 50, args.batch)

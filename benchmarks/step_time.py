@@ -1,0 +1,87 @@
+"""Time one training step (forward, loss, backward; no optimizer) of each CNN model.
+
+Batch 100 of 28x28 images, float32, best of ``--repeats`` steps after a
+warm-up step; the first layer computes no input gradient, as in training.
+Prints milliseconds per step and the images per second they imply, plus a
+breakdown of the slowest layers with ``--layers``.
+
+    python benchmarks/step_time.py                      # all five models
+    OPENBLAS_NUM_THREADS=1 python benchmarks/step_time.py --models resnet --layers
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import time
+
+import numpy as np
+from common import machine_line
+
+from trainlab.layers import CrossEntropyLoss
+from trainlab.models import CNN_MODELS, create_model
+
+
+def time_layers(model) -> collections.defaultdict:
+    """Wrap each top-level layer's forward and backward to add its wall time to the returned table."""
+    table = collections.defaultdict(float)
+    for i, layer in enumerate(model.layers):
+        key = f"{i}:{type(layer).__name__}"
+
+        def forward(x, *, train, _f=layer.forward, _k=key):
+            start = time.perf_counter()
+            out = _f(x, train=train)
+            table[_k + " forward"] += time.perf_counter() - start
+            return out
+
+        def backward(d, _b=layer.backward, _k=key):
+            start = time.perf_counter()
+            out = _b(d)
+            table[_k + " backward"] += time.perf_counter() - start
+            return out
+
+        layer.forward, layer.backward = forward, backward
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=CNN_MODELS.names_in_order(), choices=CNN_MODELS.names())
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--layers", action="store_true", help="also print the eight slowest layer passes")
+    args = parser.parse_args()
+    print(machine_line())
+    rng = np.random.default_rng(0)
+    x = rng.random((args.batch, 1, 28, 28), dtype=np.float32)
+    t = rng.integers(0, 10, args.batch)
+    for name in args.models:
+        model = create_model(name, seed=0)
+        model.layers[0].needs_input_grad = False
+        loss = CrossEntropyLoss()
+        table = time_layers(model) if args.layers else None
+
+        def step():
+            scores = model.forward(x, train=True)
+            loss.forward(scores, t)
+            model.backward(loss.backward())
+
+        step()
+        if table is not None:
+            table.clear()
+        times = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            step()
+            times.append(time.perf_counter() - start)
+        best = min(times)
+        print(f"{name:16s} {best * 1e3:7.1f} ms per step (best of {args.repeats}; median "
+              f"{np.median(times) * 1e3:.1f}), {args.batch / best:6.0f} images/s")
+        if table is not None:
+            total = sum(table.values())
+            for key, seconds in sorted(table.items(), key=lambda kv: -kv[1])[:8]:
+                print(f"    {key:28s} {seconds / args.repeats * 1e3:6.1f} ms  {seconds / total:4.0%}")
+
+
+if __name__ == "__main__":
+    main()

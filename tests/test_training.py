@@ -106,6 +106,40 @@ def test_nan_loss_names_step_and_layer():
         trainer.fit(x, t)
 
 
+def test_stop_on_nonfinite_records_the_step_and_keeps_the_last_finite_state():
+    x, t = blobs(200)
+    net = Sequential(Linear(4, 8, rng=np.random.default_rng(0)), ReLU(), Linear(8, 3, rng=np.random.default_rng(1)))
+    ended = []
+
+    class Poison(Callback):
+        def on_step_end(self, trainer, step, loss):
+            if step == 4:
+                self.first_weight = net[0].weight.data.copy()
+                net[2].weight.data[0, 0] = np.inf
+
+        def on_train_end(self, trainer):
+            ended.append(trainer.step)
+
+    poison = Poison()
+    trainer = Trainer(net, SGD(net.parameters(), lr=1e-2), batch_size=20, epochs=3, progress=False,
+                      callbacks=[poison], on_nonfinite="stop", eval_sets={"test": (x, t)})
+    history = trainer.fit(x, t)
+    assert history.diverged_at == 5 and trainer.step == 5 and ended == [5]
+    assert "Linear at '2'" in history.divergence and "step 5" in history.divergence
+    assert len(history.loss) == 5 and history.epochs == []  # stopped inside the first epoch, before evaluating
+    np.testing.assert_array_equal(net[0].weight.data, poison.first_weight)  # no update from the bad loss
+    assert net[0].needs_input_grad  # the first layer's flag is restored
+    with pytest.raises(ConfigError, match="on_nonfinite must be 'raise' or 'stop'"):
+        Trainer(net, SGD(net.parameters(), lr=0.1), epochs=1, on_nonfinite="ignore")
+
+
+def test_finished_runs_record_no_divergence():
+    x, t = blobs(100)
+    net = MultiLayerNet(4, [8], 3, seed=0)
+    history = Trainer(net, SGD(net.parameters(), lr=0.1), epochs=2, on_nonfinite="stop", progress=False).fit(x, t)
+    assert history.diverged_at is None and history.divergence is None and len(history.epochs) == 2
+
+
 def test_exploding_learning_rate_is_caught():
     x, t = blobs(200)
     x = x * 1000

@@ -36,6 +36,10 @@ class History:
     iterations: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     epochs: list[dict[str, float]] = field(default_factory=list)
+    #: Set when a ``Trainer(on_nonfinite="stop")`` run ended early: the step whose loss was not
+    #: finite (no update was made from it) and the diagnosis the error would have carried.
+    diverged_at: int | None = None
+    divergence: str | None = None
 
     def series(self, key: str) -> list[float]:
         """One metric over the evaluations, e.g. ``history.series('test_acc')``."""
@@ -222,13 +226,21 @@ class Trainer:
     progress : bool, default True
         A tqdm progress bar (when tqdm is installed); turn it off in scripts and tests.
     eval_batch_size : int, default 1000
+    on_nonfinite : {"raise", "stop"}, default "raise"
+        What a NaN or infinite loss does: raise :class:`NonFiniteError` naming the step and
+        the first layer whose output was not finite, or stop training there and record it
+        (``history.diverged_at`` and ``history.divergence``) so that a comparison of learning
+        rates or initialisations can keep the runs that diverged. The model keeps the
+        parameters of the last finite step either way (no update is made from a bad loss).
     """
 
     def __init__(self, model: Layer, optimizer, *, loss_fn: Loss | None = None, batch_size: int = 100,
                  epochs: int | None = None, iterations: int | None = None, seed: int = 0,
                  eval_sets: Mapping[str, tuple] | None = None, eval_train: bool | int = True,
                  weight_decay: float | None = None, augment=None, callbacks: Iterable[Callback] = (),
-                 progress: bool = True, eval_batch_size: int = 1000) -> None:
+                 progress: bool = True, eval_batch_size: int = 1000, on_nonfinite: str = "raise") -> None:
+        if on_nonfinite not in ("raise", "stop"):
+            raise ConfigError(f"on_nonfinite must be 'raise' or 'stop', got {on_nonfinite!r}")
         if (epochs is None) == (iterations is None):
             raise ConfigError("give exactly one of epochs or iterations")
         length = epochs if epochs is not None else iterations
@@ -250,6 +262,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.progress = progress
         self.eval_batch_size = int(eval_batch_size)
+        self.on_nonfinite = on_nonfinite
         self.history = History()
         self._train_data = (None, None)
         self._aux_heads: list = []
@@ -288,7 +301,13 @@ class Trainer:
             last_eval_step = -1
             while self.step < total:
                 for xb, tb in batches:
-                    loss = self._train_step(xb, tb, params)
+                    try:
+                        loss = self._train_step(xb, tb, params)
+                    except NonFiniteError as exc:
+                        if self.on_nonfinite == "raise":
+                            raise
+                        self.history.diverged_at, self.history.divergence = self.step, str(exc)
+                        return self.history
                     if bar is not None:
                         bar.update(1)
                         if self.step % 10 == 0:

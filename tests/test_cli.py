@@ -85,3 +85,33 @@ def test_run_schedules_span_the_run(name):
     assert max(lrs) == pytest.approx(0.1, rel=0.05)
     assert lrs[-1] < 0.1 * 0.05  # decayed by the end of the run
     assert all(lr >= 0 for lr in lrs)
+
+
+def test_train_a_cnn_with_augmentation(tmp_path, monkeypatch, capsys):
+    from trainlab import data as data_module
+
+    def fake_load_dataset(name, *, flatten, **kw):
+        assert not flatten  # CNNs get images
+        r = np.random.default_rng(0)
+        t = np.arange(60) % 2
+        x = r.random((60, 1, 28, 28), dtype=np.float32) * 0.1
+        x[t == 1, :, 8:20, 8:20] += 0.8  # class 1: a bright square in the middle
+        return type("D", (), dict(x_train=x[:40], t_train=t[:40], x_val=x[:0], t_val=t[:0],
+                                  x_test=x[40:], t_test=t[40:]))()
+
+    monkeypatch.setattr(data_module, "load_dataset", fake_load_dataset)
+    out = tmp_path / "cnn"
+    code = cli.main(["train", "--model", "simple-convnet", "--epochs", "2", "--batch-size", "10", "--augment",
+                     "shift:1", "--no-progress", "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "SimpleConvNet" in printed and "multiply-adds per image" in printed and "augment shift:1" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["model"] == "simple-convnet" and metrics["config"]["batch_size"] == 10
+    model, meta = load_checkpoint(out / "model.npz")
+    assert type(model).__name__ == "SimpleConvNet" and meta["test_acc"] == metrics["test_acc"]
+
+
+def test_mlp_only_options_are_refused_for_a_cnn(tmp_path, capsys):
+    assert cli.main(["train", "--model", "resnet", "--hidden", "50", "--out", str(tmp_path), "--no-progress"]) == 1
+    assert "--hidden applies to --model mlp only" in capsys.readouterr().err

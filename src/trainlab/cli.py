@@ -89,27 +89,43 @@ def schedule_for_run(name: str, lr: float, steps_per_epoch: int, epochs: int):
     raise ValueError(f"unknown schedule {name!r}")
 
 
+#: Options of the train command that only the MLP has, and the MLP's defaults for them.
+MLP_OPTIONS = {"hidden": [100, 100, 100, 100], "activation": "relu", "init": "he", "batchnorm": False,
+               "dropout": 0.0}
+
+
+def _train_models() -> list[str]:
+    from trainlab.models import CNN_MODELS
+
+    return ["mlp", *CNN_MODELS.names_in_order()]
+
+
 def add_train_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "train", help="train a network on MNIST or Fashion-MNIST and save a checkpoint",
-        description="Train the book's multi-layer network with any optimizer, print the test accuracy, "
-                    "and save the model, its metrics and the resolved configuration.")
-    p.add_argument("--model", default="mlp", choices=["mlp"], help="network (default: mlp)")
+        description="Train the book's multi-layer network or one of the CNNs with any optimizer, print the "
+                    "test accuracy, and save the model, its metrics and the resolved configuration.")
+    p.add_argument("--model", default="mlp", choices=_train_models(),
+                   help="network: the MLP or a CNN (default: mlp)")
     p.add_argument("--dataset", default="mnist", help="mnist or fashion-mnist (default: mnist)")
-    p.add_argument("--hidden", type=_sizes, default=[100, 100, 100, 100],
-                   help="hidden layer sizes, comma-separated (default: 100,100,100,100)")
-    p.add_argument("--activation", default="relu", help="relu, sigmoid, tanh, leaky-relu (default: relu)")
-    p.add_argument("--init", type=_init_spec, default="he",
-                   help="weight initialiser name or std, e.g. he, xavier, 0.01 (default: he)")
-    p.add_argument("--batchnorm", action="store_true", help="BatchNorm after each hidden Linear")
-    p.add_argument("--dropout", type=_fraction, default=0.0, help="dropout probability (default: 0)")
+    p.add_argument("--hidden", type=_sizes, default=None,
+                   help="MLP hidden layer sizes, comma-separated (default: 100,100,100,100)")
+    p.add_argument("--activation", default=None,
+                   help="MLP activation: relu, sigmoid, tanh, leaky-relu (default: relu)")
+    p.add_argument("--init", type=_init_spec, default=None,
+                   help="MLP weight initialiser name or std, e.g. he, xavier, 0.01 (default: he)")
+    p.add_argument("--batchnorm", action="store_true", default=None, help="MLP: BatchNorm after each hidden Linear")
+    p.add_argument("--dropout", type=_fraction, default=None, help="MLP dropout probability (default: 0)")
     p.add_argument("--weight-decay", type=float, default=0.0, help="L2 strength lambda (default: 0)")
+    p.add_argument("--augment", default=None,
+                   help='augmentation of the training batches, e.g. "shift:2" or "shift:2 hflip" (default: none)')
     p.add_argument("--optimizer", default="adam", help="optimizer name (see 'trainlab list optimizers')")
     p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the optimizer's)")
     p.add_argument("--schedule", default=None, choices=list(RUN_SCHEDULES),
                    help="learning-rate schedule over the run: " + "; ".join(f"{k}: {v}" for k, v in RUN_SCHEDULES.items()))
     p.add_argument("--epochs", type=positive_int, default=5, help="epochs (default: 5)")
-    p.add_argument("--batch-size", type=positive_int, default=128, help="mini-batch size (default: 128)")
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help="mini-batch size (default: 128 for the MLP, 100 for the CNNs)")
     p.add_argument("--validation", type=_fraction, default=0.0,
                    help="fraction of the training set held out for validation (default: 0)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, dropout and shuffling (default: 0)")
@@ -121,16 +137,37 @@ def add_train_parser(subparsers) -> None:
 def cmd_train(args) -> int:
 
     from trainlab.checkpoint import save
-    from trainlab.data import load_dataset
-    from trainlab.models import MultiLayerNet
+    from trainlab.data import build_pipeline, load_dataset
+    from trainlab.errors import ConfigError
+    from trainlab.models import MultiLayerNet, create_model
     from trainlab.optim import create_optimizer, optimizer_defaults
     from trainlab.training import Trainer
 
-    data = load_dataset(args.dataset, normalize=True, flatten=True, validation=args.validation, seed=args.seed)
+    is_mlp = args.model == "mlp"
+    given = [name for name in MLP_OPTIONS if getattr(args, name) is not None]
+    if not is_mlp and given:
+        raise ConfigError(f"--{given[0]} applies to --model mlp only; the CNNs have fixed architectures "
+                          f"({args.model} was chosen)")
+    for name, default in MLP_OPTIONS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    if args.batch_size is None:
+        args.batch_size = 128 if is_mlp else 100
+    data = load_dataset(args.dataset, normalize=True, flatten=is_mlp, validation=args.validation, seed=args.seed)
     n_classes = int(data.t_train.max()) + 1
-    model = MultiLayerNet(data.x_train.shape[1], args.hidden, n_classes, activation=args.activation,
-                          weight_init=args.init, use_batchnorm=args.batchnorm, dropout=args.dropout,
-                          weight_decay=args.weight_decay, seed=args.seed)
+    if is_mlp:
+        model = MultiLayerNet(data.x_train.shape[1], args.hidden, n_classes, activation=args.activation,
+                              weight_init=args.init, use_batchnorm=args.batchnorm, dropout=args.dropout,
+                              weight_decay=args.weight_decay, seed=args.seed)
+        described = (f"{model.num_parameters():,}-parameter MLP {data.x_train.shape[1]}-"
+                     f"{'-'.join(map(str, args.hidden))}-{n_classes}")
+    else:
+        model = create_model(args.model, input_shape=data.x_train.shape[1:], n_classes=n_classes, seed=args.seed)
+        described = (f"{model.num_parameters():,}-parameter {type(model).__name__} "
+                     f"({model.flops_per_sample():,} multiply-adds per image)")
+    # Flattened MLP input is augmented as the 28x28 images it came from.
+    image_shape = (1, 28, 28) if is_mlp else data.x_train.shape[1:]
+    augment = build_pipeline(args.augment, image_shape=image_shape) if args.augment else None
     hyper = {}
     per_epoch = -(-data.x_train.shape[0] // args.batch_size)
     if args.schedule is not None:
@@ -143,10 +180,11 @@ def cmd_train(args) -> int:
     if data.x_val.shape[0]:
         eval_sets = {"val": (data.x_val, data.t_val), **eval_sets}
     trainer = Trainer(model, optimizer, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-                      eval_sets=eval_sets, eval_train=10000, progress=not args.no_progress)
-    print(f"training {model.num_parameters():,}-parameter MLP {data.x_train.shape[1]}-"
-          f"{'-'.join(map(str, args.hidden))}-{n_classes} on {args.dataset} "
-          f"({data.x_train.shape[0]:,} images) with {args.optimizer}, {args.epochs} epochs")
+                      eval_sets=eval_sets, eval_train=10000, progress=not args.no_progress, augment=augment,
+                      weight_decay=None if is_mlp else args.weight_decay, eval_batch_size=500)
+    print(f"training {described} on {args.dataset} ({data.x_train.shape[0]:,} images) with "
+          f"{args.optimizer}, {args.epochs} epochs, batch {args.batch_size}"
+          + (f", augment {args.augment}" if args.augment else ""))
     start = time.perf_counter()
     history = trainer.fit(data.x_train, data.t_train)
     seconds = time.perf_counter() - start

@@ -40,22 +40,30 @@ def recipe(run: dict) -> str:
             f"augment {augment}, seed {run['seed']}")
 
 
+def model_label(run: dict) -> str:
+    """The registry name, with any constructor arguments that differ from the defaults."""
+    args = run.get("model_args") or {}
+    return run["model"] + (f" ({', '.join(f'{k}={v}' for k, v in args.items())})" if args else "")
+
+
 def format_minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
 def table(runs: list[dict], bench: dict | None) -> str:
     order = {name: i for i, name in enumerate(CNN_MODELS.names_in_order())}
-    runs = sorted(runs, key=lambda r: (list(DATASET_NAMES).index(r["dataset"]), order.get(r["model"], 99)))
+    runs = sorted(runs, key=lambda r: (list(DATASET_NAMES).index(r["dataset"]), order.get(r["model"], 99),
+                                       model_label(r)))
     ratios = (bench or {}).get("models", {})
     lines = ["| model | dataset | parameters | multiply-adds per image | test accuracy | epochs | "
              "training time | throughput vs PyTorch |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for run in runs:
-        ratio = ratios.get(run["model"], {}).get("ratio_best")
+        # The throughput benchmark builds the default configuration only.
+        ratio = None if run.get("model_args") else ratios.get(run["model"], {}).get("ratio_best")
         epochs = f"{run['epochs_completed']} of {run['epochs']}" if run["stopped_by_time_limit"] else str(run["epochs"])
         lines.append(
-            f"| {run['model']} | {DATASET_NAMES.get(run['dataset'], run['dataset'])} | {run['parameters']:,} | "
+            f"| {model_label(run)} | {DATASET_NAMES.get(run['dataset'], run['dataset'])} | {run['parameters']:,} | "
             f"{run['flops_per_sample']:,} | {run['test_acc'] * 100:.2f}% | {epochs} | "
             f"{format_minutes(run['train_time_s'])} | {f'{ratio:.2f}x' if ratio else 'not measured'} |")
     recipes = sorted({recipe(r) for r in runs})

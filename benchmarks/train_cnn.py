@@ -11,6 +11,7 @@ seconds (the accuracy printed is then that of the partly trained model), and
 
     python benchmarks/train_cnn.py --model simple-convnet --dataset mnist --epochs 5
     python benchmarks/train_cnn.py --model deep-convnet --epochs 15 --time-limit 1800 --out runs/deep
+    python benchmarks/train_cnn.py --model resnet --model-arg blocks_per_stage=3   # ResNet-20
     python benchmarks/train_cnn.py --summary     # parameters and FLOPs of every model
 """
 
@@ -72,8 +73,19 @@ def main() -> None:
     parser.add_argument("--time-limit", type=float, default=None, help="seconds of training before stopping")
     parser.add_argument("--eval-train", type=int, default=10000, help="training samples evaluated per epoch")
     parser.add_argument("--out", type=Path, default=None, help="folder for config.json, results.json, model.npz")
+    parser.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="a constructor argument of the model, VALUE in JSON (e.g. blocks_per_stage=3); repeatable")
     parser.add_argument("--summary", action="store_true", help="print every model's parameters and FLOPs, then exit")
     args = parser.parse_args()
+    model_args = {}
+    for item in args.model_arg:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            parser.error(f"--model-arg takes KEY=VALUE, got {item!r}")
+        try:
+            model_args[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            model_args[key.strip()] = value  # a bare word: a string
     if args.summary:
         print(f"{'model':16s} {'parameters':>12s} {'multiply-adds/image':>20s}")
         for name in CNN_MODELS.names():
@@ -85,7 +97,10 @@ def main() -> None:
 
     data = load_dataset(args.dataset, flatten=False)
     (x_train, t_train), (x_test, t_test) = data
-    model = create_model(args.model, seed=args.seed)
+    try:
+        model = create_model(args.model, seed=args.seed, **model_args)
+    except TypeError as exc:
+        parser.error(f"--model-arg: {exc}")
     steps = args.epochs * -(-len(x_train) // args.batch_size)
     optimizer = Adam(model.parameters(), lr=CosineDecay(args.lr, steps))
     augment = build_pipeline(args.augment, image_shape=x_train.shape[1:]) if args.augment else None
@@ -93,7 +108,8 @@ def main() -> None:
     trainer = Trainer(model, optimizer, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
                       eval_sets={"test": (x_test, t_test)}, eval_train=args.eval_train, augment=augment,
                       callbacks=[timer], progress=False, eval_batch_size=500)
-    config = {**vars(args), "out": str(args.out) if args.out else None, "model_config": model.get_config(),
+    config = {**vars(args), "out": str(args.out) if args.out else None, "model_args": model_args,
+              "model_config": model.get_config(),
               "optimizer": "adam", "schedule": "cosine", "steps": steps}
     print(f"{args.model} on {args.dataset}: {model.num_parameters():,} parameters, "
           f"{model.flops_per_sample():,} multiply-adds per image; {args.epochs} epochs of "

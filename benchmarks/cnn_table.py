@@ -74,17 +74,43 @@ def table(runs: list[dict], bench: dict | None) -> str:
     return "\n".join(lines + notes)
 
 
+def table_by_model(runs: list[dict], bench: dict | None) -> str:
+    """One row per model: parameters, then accuracy and training time on each dataset, then the speed ratio."""
+    order = {name: i for i, name in enumerate(CNN_MODELS.names_in_order())}
+    ratios = (bench or {}).get("models", {})
+    models: dict[str, dict] = {}
+    for run in runs:
+        row = models.setdefault(model_label(run), {"run": run})
+        row[run["dataset"]] = run
+    datasets = [d for d in DATASET_NAMES if any(d in row for row in models.values())]
+    header = ["model", "parameters"] + [f"{DATASET_NAMES[d]} accuracy (training time)" for d in datasets]
+    lines = ["| " + " | ".join(header + ["throughput vs PyTorch"]) + " |",
+             "|---|---:|" + "---:|" * len(datasets) + "---:|"]
+    for label, row in sorted(models.items(), key=lambda kv: (order.get(kv[1]["run"]["model"], 99), kv[0])):
+        run = row["run"]
+        cells = [label, f"{run['parameters']:,}"]
+        for d in datasets:
+            r = row.get(d)
+            cells.append(f"{r['test_acc'] * 100:.2f}% ({format_minutes(r['train_time_s'])})" if r else "not measured")
+        ratio = None if run.get("model_args") else ratios.get(run["model"], {}).get("ratio_best")
+        cells.append(f"{ratio:.2f}x" if ratio else "not measured")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="train_cnn.py --out folders")
     parser.add_argument("--bench", type=Path, default=None, help="a bench_cnn.py --json file")
+    parser.add_argument("--by-model", action="store_true",
+                        help="one row per model with a column per dataset (the README's table)")
     args = parser.parse_args()
     try:
         runs = [load_run(folder) for folder in args.runs]
         bench = json.loads(args.bench.read_text()) if args.bench else None
     except (ValueError, OSError) as exc:
         sys.exit(f"cnn_table.py: {exc}")
-    print(table(runs, bench))
+    print(table_by_model(runs, bench) if args.by_model else table(runs, bench))
 
 
 if __name__ == "__main__":

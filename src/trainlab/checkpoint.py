@@ -140,6 +140,10 @@ def load_checkpoint(path: str | os.PathLike, model: Layer | None = None, *, opti
     meta, arrays = _read(path)
     spec = meta["architecture"]
     if model is None:
+        # The model classes (MultiLayerNet, the CNNs) register their names when their module is
+        # imported; a script that only imports this module must still be able to rebuild them.
+        import trainlab.models  # noqa: F401
+
         try:
             model = layer_from_spec(spec)
         except Exception as e:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 from trainlab.cli import positive_int as _positive_int
@@ -69,6 +72,35 @@ def _objective_config(args):
     return ObjectiveConfig(**given)
 
 
+#: Seconds a Ctrl-C gives the search to wind down before the process exits regardless.
+INTERRUPT_GRACE_S = 5.0
+
+
+def _interrupted_message(out) -> str:
+    return f"trainlab: interrupted; finished trials are kept in {out}; continue with --resume"
+
+
+def _install_interrupt_handler(out) -> None:
+    """Ctrl-C raises KeyboardInterrupt as usual, and also starts a watchdog that ends the process
+    after INTERRUPT_GRACE_S seconds: Optuna may be inside a trial's heartbeat set-up or a
+    storage call that does not unwind, and a search must never hang after Ctrl-C. Finished
+    trials are committed one by one, so exiting cannot lose them (a cut-off trial is queued
+    again by --resume)."""
+
+    def exit_later():
+        time.sleep(INTERRUPT_GRACE_S)
+        print(_interrupted_message(out), file=sys.stderr, flush=True)
+        os._exit(130)
+
+    def on_interrupt(signum, frame):
+        threading.Thread(target=exit_later, name="trainlab-interrupt-watchdog", daemon=True).start()
+        signal.signal(signal.SIGINT, lambda *a: os._exit(130))  # a second Ctrl-C: out at once
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, on_interrupt)
+
+
 def cmd_search(args) -> int:
     try:
         from trainlab.search.engine import run_search
@@ -77,6 +109,8 @@ def cmd_search(args) -> int:
         print(f"trainlab search needs Optuna ({e}): pip install 'trainlab[search]'", file=sys.stderr)
         return 1
     space = BOOK_SPACE if args.book else args.space
+    previous_handler = signal.getsignal(signal.SIGINT)
+    _install_interrupt_handler(args.out)
     try:
         results = run_search(space, objective_config=_objective_config(args), sampler=args.sampler,
                              pruner=args.pruner, n_trials=args.trials, out_dir=args.out, resume=args.resume,
@@ -87,10 +121,12 @@ def cmd_search(args) -> int:
         # Every finished trial is already committed to the study. Exit at once: a Ctrl-C that
         # lands while Optuna starts a trial's heartbeat thread can leave that (non-daemon)
         # thread running, and a normal exit would wait for it forever.
-        print(f"trainlab: interrupted; finished trials are kept in {args.out}; "
-              "continue with --resume", file=sys.stderr, flush=True)
+        print(_interrupted_message(args.out), file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(130)
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, previous_handler)
     if args.quiet and results.best is not None:
         print(json.dumps(results.best, default=str))
     return 0 if results.best is not None else 1

@@ -34,8 +34,29 @@ def fold_rule(before: type, bn: type):
     return decorate
 
 
-# Imported after fold_rule exists: importing the layers package imports trainlab.layers.conv,
-# which registers its rule with fold_rule while this module may still be loading.
+def fold_affine(layer: Layer, bn: _BatchNorm, n_out: int, channel_axis: int) -> Layer:
+    """A copy of ``layer`` (weight and optional bias) with ``bn``'s eval-mode map folded in.
+
+    The weight is scaled by s = gamma / sqrt(running_var + eps) along ``channel_axis`` (the
+    layer's output axis) and the bias becomes (b - mean) * s + beta; a layer without a bias
+    gets one. The arithmetic is done in float64 and cast back to the layer's dtype.
+    """
+    scale, shift = bn.scale_and_shift()  # float64, (n_out,)
+    folded = copy.deepcopy(layer)
+    dt = layer.weight.data.dtype
+    shape = [1] * layer.weight.data.ndim
+    shape[channel_axis] = n_out
+    W = layer.weight.data.astype(np.float64) * scale.reshape(shape)
+    b = layer.bias.data.astype(np.float64) if layer.bias is not None else 0.0
+    if folded.bias is None:
+        folded.bias = folded.add_parameter("bias", np.zeros(n_out, dt), decay=False)
+    folded.weight.data = W.astype(dt)
+    folded.bias.data = (b * scale + shift).astype(dt)
+    return folded
+
+
+# Imported after fold_rule and fold_affine exist: importing the layers package imports
+# trainlab.layers.conv, which uses both while this module may still be loading.
 from trainlab.layers.base import Layer, Sequential  # noqa: E402
 from trainlab.layers.batchnorm import BatchNorm1d, _BatchNorm  # noqa: E402
 from trainlab.layers.linear import Linear  # noqa: E402
@@ -43,19 +64,10 @@ from trainlab.layers.linear import Linear  # noqa: E402
 
 @fold_rule(Linear, BatchNorm1d)
 def fold_linear_batchnorm(linear: Linear, bn: BatchNorm1d) -> Linear:
-    """A Linear equal to ``bn(linear(x))`` in eval mode."""
+    """A Linear equal to ``bn(linear(x))`` in eval mode (its weight is (in, out): columns scale)."""
     if bn.per_activation and bn.num_features != linear.out_features:
         raise ValueError(f"{bn.describe()} does not match {linear.describe()}")
-    scale, shift = bn.scale_and_shift()  # float64, (out,)
-    folded = copy.deepcopy(linear)
-    dt = linear.weight.data.dtype
-    W = linear.weight.data.astype(np.float64) * scale  # (in, out) * (out,)
-    b = linear.bias.data.astype(np.float64) if linear.bias is not None else 0.0
-    if folded.bias is None:
-        folded.bias = folded.add_parameter("bias", np.zeros(linear.out_features, dt), decay=False)
-    folded.weight.data = W.astype(dt)
-    folded.bias.data = (b * scale + shift).astype(dt)
-    return folded
+    return fold_affine(linear, bn, linear.out_features, channel_axis=1)
 
 
 def _foldable(before: Layer, after: Layer):

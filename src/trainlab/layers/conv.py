@@ -26,14 +26,13 @@ layer); Chellapilla et al., 2006 (convolution as a matrix product); Dumoulin
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import numpy as np
 
 from trainlab.backend import get_array_module
 from trainlab.errors import ConfigError, ShapeError
-from trainlab.folding import fold_rule
+from trainlab.folding import fold_affine, fold_rule
 from trainlab.init import InitSpec, check_init_spec, initialise
 from trainlab.layers.base import Layer, check_input, register_layer, resolve_dtype
 from trainlab.layers.batchnorm import BatchNorm2d
@@ -366,13 +365,4 @@ def fold_conv_batchnorm(conv: Conv2d, bn: BatchNorm2d) -> Conv2d:
     if bn.num_features != conv.out_channels:
         raise ShapeError(f"{bn.describe()} has {bn.num_features} channels but {conv.describe()} "
                          f"produces {conv.out_channels}")
-    scale, shift = bn.scale_and_shift()  # float64, (FN,)
-    folded = copy.deepcopy(conv)
-    dt = conv.weight.data.dtype
-    W = conv.weight.data.astype(np.float64) * scale[:, None, None, None]
-    b = conv.bias.data.astype(np.float64) if conv.bias is not None else 0.0
-    if folded.bias is None:
-        folded.bias = folded.add_parameter("bias", np.zeros(conv.out_channels, dt), decay=False)
-    folded.weight.data = W.astype(dt)
-    folded.bias.data = (b * scale + shift).astype(dt)
-    return folded
+    return fold_affine(conv, bn, conv.out_channels, channel_axis=0)

@@ -140,8 +140,9 @@ def load_checkpoint(path: str | os.PathLike, model: Layer | None = None, *, opti
     meta, arrays = _read(path)
     spec = meta["architecture"]
     if model is None:
-        # The model classes (MultiLayerNet, the CNNs) register their names when their module is
-        # imported; a script that only imports this module must still be able to rebuild them.
+        # The model classes (MultiLayerNet, the CNNs, FoldedModel) register their names when their
+        # module is imported; a script that only imports this module must still be able to rebuild them.
+        import trainlab.folding  # noqa: F401
         import trainlab.models  # noqa: F401
 
         try:

@@ -16,7 +16,7 @@ Reference: Jacob et al., 2018 (sec. 3.2), and common practice in inference engin
 from __future__ import annotations
 
 import copy
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -57,7 +57,8 @@ def fold_affine(layer: Layer, bn: _BatchNorm, n_out: int, channel_axis: int) -> 
 
 # Imported after fold_rule and fold_affine exist: importing the layers package imports
 # trainlab.layers.conv, which uses both while this module may still be loading.
-from trainlab.layers.base import Layer, Sequential  # noqa: E402
+from trainlab.layers.base import (  # noqa: E402
+    Layer, Sequential, layer_from_spec, layer_to_spec, register_layer, replace_children)
 from trainlab.layers.batchnorm import BatchNorm1d, _BatchNorm  # noqa: E402
 from trainlab.layers.linear import Linear  # noqa: E402
 
@@ -77,17 +78,82 @@ def _foldable(before: Layer, after: Layer):
     return None
 
 
+@register_layer
+class FoldedModel(Sequential):
+    """A model after :func:`fold_batchnorm`: its layers, plus what inference needs from the original.
+
+    A model class such as ``MultiLayerNet`` or ``DeepConvNet`` describes itself by
+    its constructor arguments, which would rebuild the BatchNorms that folding
+    removed, so the folded copy is this class instead: a Sequential that saves
+    its actual layers, remembers which class it came from (``source``) and the
+    shape of one input sample, and keeps the models' inference interface
+    (``predict``, ``accuracy``, ``flops_per_sample``). Checkpoints rebuild it.
+    """
+
+    def __init__(self, *layers: Layer, source: str | None = None,
+                 input_shape: tuple[int, ...] | list[int] | None = None) -> None:
+        super().__init__(*layers)
+        self.source = source
+        self.input_shape = tuple(int(s) for s in input_shape) if input_shape is not None else None
+
+    def predict(self, x, *, train: bool = False):
+        """Class scores, as the original model's ``predict`` gives them in eval mode."""
+        return self.forward(x, train=train)
+
+    def accuracy(self, x, t, batch_size: int = 1000) -> float:
+        """Fraction of samples whose highest score is the label (index or one-hot)."""
+        from trainlab.training import accuracy
+
+        return accuracy(self, x, t, batch_size)
+
+    def flops_per_sample(self) -> int:
+        """Multiply-adds of the convolutions and linear layers for one sample (folding removes none)."""
+        if self.input_shape is None:
+            raise ValueError("this folded model does not know its input shape; "
+                             "fold a model that has input_shape or input_size")
+        from trainlab.models.cnn import count_macs
+
+        return count_macs(self, self.input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "source": self.source,
+                "input_shape": list(self.input_shape) if self.input_shape is not None else None}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "FoldedModel":
+        return cls(*[layer_from_spec(spec) for spec in config["layers"]],
+                   source=config.get("source"), input_shape=config.get("input_shape"))
+
+    def extra_repr(self) -> str:
+        return f"source={self.source!r}, input_shape={self.input_shape!r}"
+
+
+def _input_shape(model: Layer) -> tuple[int, ...] | None:
+    if getattr(model, "input_shape", None) is not None:
+        return tuple(model.input_shape)
+    if getattr(model, "input_size", None) is not None:  # MultiLayerNet: flat vectors
+        return (int(model.input_size),)
+    return None
+
+
 def fold_batchnorm(model: Layer) -> Layer:
     """Return an inference copy of ``model`` with each foldable BatchNorm merged into the layer before it.
 
     The copy's eval-mode output equals the original's eval-mode output to
     float rounding; the original is not modified. Only Sequential containers
     (at any depth) are rewritten; a BatchNorm that does not directly follow a
-    foldable layer stays as it is. The result is meant for inference: do not
-    train it (the BatchNorms it lost no longer normalise).
+    foldable layer stays as it is. A plain :class:`Sequential` folds into a
+    plain Sequential; a model class built on one (``MultiLayerNet``, the CNNs)
+    folds into a :class:`FoldedModel`, which keeps ``predict``, ``accuracy``
+    and ``flops_per_sample``. The result is meant for inference: do not train
+    it (the BatchNorms it lost no longer normalise).
     """
-    model = copy.deepcopy(model)
-    return _fold(model)
+    folded = _fold(copy.deepcopy(model))
+    if isinstance(model, Sequential) and type(model) not in (Sequential, FoldedModel):
+        return FoldedModel(*folded.layers, source=type(model).__name__, input_shape=_input_shape(model))
+    if isinstance(model, FoldedModel):  # folding twice keeps what the first fold recorded
+        return FoldedModel(*folded.layers, source=model.source, input_shape=model.input_shape)
+    return folded
 
 
 def _fold(layer: Layer) -> Layer:
@@ -102,6 +168,12 @@ def _fold(layer: Layer) -> Layer:
                 out.append(child)
         folded = Sequential(*out)
         return folded
-    for name, child in list(layer.children()):
-        layer._children[name] = _fold(child)
+    if layer._children:
+        before = {name: layer_to_spec(child) for name, child in layer.children()}
+        children = {name: _fold(child) for name, child in list(layer.children())}
+        if any(layer_to_spec(child) != before[name] for name, child in children.items()):
+            replace_children(layer, children)  # so checkpoints save the folded children, not the config's
+        else:
+            for name, child in children.items():
+                layer.add_child(name, child)
     return layer

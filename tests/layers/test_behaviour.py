@@ -72,12 +72,18 @@ def test_fold_batchnorm_equals_eval_output():
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, ref, atol=1e-5, rtol=1e-5)
     assert len(folded) == len(net) - 2
+    assert type(folded).__name__ == "FoldedModel" and folded.input_shape == (net.input_size,)
+    t = net.predict(x).argmax(axis=1)
+    assert folded.accuracy(x, t) == net.accuracy(x, t) == 1.0
+    assert folded.flops_per_sample() == sum(layer.in_features * layer.out_features
+                                            for layer in net.modules() if isinstance(layer, Linear))
 
 
 def test_fold_leaves_original_untouched_and_keeps_unfoldable_bn():
     net = Sequential(ReLU(), BatchNorm1d(3), Linear(3, 2, rng=np.random.default_rng(0)))
     before = net.state_dict()
     folded = fold_batchnorm(net)
+    assert type(folded) is Sequential  # a plain Sequential stays one
     assert isinstance(folded[1], BatchNorm1d)  # follows a ReLU: nothing to fold into
     for name, value in net.state_dict().items():
         np.testing.assert_array_equal(value, before[name])

@@ -6,7 +6,7 @@ import pytest
 from trainlab.checkpoint import load, save
 from trainlab.data import make_tiny_images
 from trainlab.errors import UnknownNameError
-from trainlab.folding import fold_batchnorm
+from trainlab.folding import FoldedModel, fold_batchnorm
 from trainlab.gradcheck import check_layer_gradients
 from trainlab.layers import AuxiliaryHead, Dropout
 from trainlab.models import CNN_MODELS, DeepConvNet, SimpleConvNet, create_model
@@ -72,13 +72,38 @@ def test_checkpoint_round_trip(name, images, tmp_path):
 
 
 @pytest.mark.parametrize("name", ["resnet", "inception", "densenet"])
-def test_folded_model_gives_the_same_predictions(name, images):
+def test_folded_model_gives_the_same_predictions(name, images, tmp_path):
     model = create_model(name, seed=3)
     for _ in range(2):
         model.forward(images, train=True)
     folded = fold_batchnorm(model)
     np.testing.assert_allclose(folded.forward(images, train=False), model.forward(images, train=False),
                                rtol=1e-4, atol=1e-4)
+    # The blocks' folded insides (not what their constructors build) survive a checkpoint.
+    save(folded, tmp_path / "folded.npz")
+    np.testing.assert_array_equal(load(tmp_path / "folded.npz").predict(images), folded.predict(images))
+
+
+def test_folded_cnn_keeps_the_inference_interface_and_saves(images, tmp_path):
+    model = create_model("resnet", seed=3)
+    for _ in range(2):
+        model.forward(images, train=True)
+    folded = fold_batchnorm(model)
+    assert isinstance(folded, FoldedModel) and folded.source == "ResNet"
+    assert folded.input_shape == model.input_shape
+    assert folded.num_parameters() < model.num_parameters()  # the BatchNorms' gamma and beta are gone
+    assert folded.flops_per_sample() == model.flops_per_sample()
+    labels = model.predict(images).argmax(axis=1)
+    labels[::2] = (labels[::2] + 1) % 10  # some right, some wrong, so accuracy has something to measure
+    expected = np.mean(labels == model.predict(images).argmax(axis=1))
+    assert 0 < expected < 1
+    assert folded.accuracy(images, labels) == model.accuracy(images, labels) == expected
+    save(folded, tmp_path / "folded.npz")
+    restored = load(tmp_path / "folded.npz")
+    assert type(restored) is FoldedModel and restored.get_config() == folded.get_config()
+    np.testing.assert_array_equal(restored.predict(images), folded.predict(images))
+    refolded = fold_batchnorm(restored)  # nothing left to fold: same layers, same description
+    assert refolded.get_config() == folded.get_config()
 
 
 def test_simple_convnet_gradients_float64(rng):

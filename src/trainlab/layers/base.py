@@ -81,6 +81,8 @@ class Layer:
     """
 
     needs_input_grad: bool = True
+    #: True once a container's children were swapped after construction (see :func:`replace_children`).
+    children_replaced: bool = False
 
     def __init__(self) -> None:
         self._params: dict[str, Parameter] = {}
@@ -330,17 +332,36 @@ register_layer(Sequential)
 
 
 def layer_to_spec(layer: Layer) -> dict[str, Any]:
-    """``{"type": class name, "config": constructor arguments}`` for JSON."""
-    return {"type": type(layer).__name__, "config": layer.get_config()}
+    """``{"type": class name, "config": constructor arguments}`` for JSON.
+
+    A container whose children were replaced after construction (``fold_batchnorm``
+    rewrites the Sequentials inside residual and dense blocks) no longer matches
+    what its constructor builds, so its spec also lists the actual children
+    under ``"children"``; :func:`layer_from_spec` puts them back.
+    """
+    spec = {"type": type(layer).__name__, "config": layer.get_config()}
+    if layer.children_replaced:
+        spec["children"] = {name: layer_to_spec(child) for name, child in layer.children()}
+    return spec
 
 
 def layer_from_spec(spec: dict[str, Any]) -> Layer:
     """Rebuild a layer (with fresh parameters) from :func:`layer_to_spec`'s output."""
     cls = LAYER_TYPES.get(spec["type"])
     config = dict(spec.get("config", {}))
-    if hasattr(cls, "from_config"):
-        return cls.from_config(config)
-    return cls(**config)
+    layer = cls.from_config(config) if hasattr(cls, "from_config") else cls(**config)
+    if "children" in spec:
+        replace_children(layer, {name: layer_from_spec(child) for name, child in spec["children"].items()})
+    return layer
+
+
+def replace_children(layer: Layer, children: dict[str, Layer]) -> None:
+    """Swap ``layer``'s children for ``children`` (same names, in order) and mark it for :func:`layer_to_spec`."""
+    if list(children) != list(layer._children):
+        raise ValueError(f"{layer.describe()}: children {list(children)} do not match {list(layer._children)}")
+    for name, child in children.items():
+        layer.add_child(name, child)
+    layer.children_replaced = True
 
 
 def resolve_dtype(dtype) -> np.dtype:

@@ -86,3 +86,15 @@ def test_missing_data_is_reported_not_fatal(tmp_path, monkeypatch, capsys):
     assert "skipped for want of data: optimizer-paths" in capsys.readouterr().err
     saved = json.loads((tmp_path / "optimizer-paths" / "metrics.json").read_text())
     assert saved["missing_data"] is True and "data not available" in saved["error"]
+
+
+def test_load_subset_takes_the_first_images_and_allows_no_test_set():
+    from trainlab.experiments.common import load_subset
+
+    data = load_subset("synthetic", 12, 0, seed=1)
+    assert data.x_train.shape == (12, 784) and data.x_test.shape == (0, 784) and data.t_test.shape == (0,)
+    with_test = load_subset("synthetic", 12, 5, seed=1, flatten=False)
+    assert with_test.x_train.shape == (12, 1, 28, 28) and with_test.x_test.shape == (5, 1, 28, 28)
+    for n_train, n_test in ((0, 5), (5, -1)):
+        with pytest.raises(ConfigError, match="n_train must be positive and n_test at least 0"):
+            load_subset("synthetic", n_train, n_test)

@@ -94,7 +94,7 @@ def train_one(x, t, scale: float, use_batchnorm: bool, config: Config, init_seed
 
 def run(config: Config, seed: int = 0) -> dict:
     """Train both networks at every weight scale from the same draws (up to scale), on the same batches."""
-    data = load_subset(config.dataset, config.n_train, 1, seed=seed)
+    data = load_subset(config.dataset, config.n_train, 0, seed=seed)
     init_seed, batch_seed = split_seed(seed)
     runs = []
     for scale in config.scales:

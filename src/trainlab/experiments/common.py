@@ -69,12 +69,13 @@ def load_subset(dataset: str, n_train: int, n_test: int, *, seed: int = 0, flatt
     """The first ``n_train`` training and ``n_test`` test images of ``dataset`` (book style).
 
     The book takes the first samples (``x_train[:300]``); so does this, which
-    makes runs comparable across seeds.
+    makes runs comparable across seeds. ``n_test=0`` gives empty test arrays
+    (for runs that score on a validation split of the training images).
     """
     if dataset not in EXPERIMENT_DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; valid: {', '.join(EXPERIMENT_DATASETS)}")
-    if n_train <= 0 or n_test <= 0:
-        raise ConfigError(f"n_train and n_test must be positive, got {n_train} and {n_test}")
+    if n_train <= 0 or n_test < 0:
+        raise ConfigError(f"n_train must be positive and n_test at least 0, got {n_train} and {n_test}")
     if dataset == "synthetic":
         from trainlab.data import make_tiny_images
 
@@ -86,7 +87,7 @@ def load_subset(dataset: str, n_train: int, n_test: int, *, seed: int = 0, flatt
         x_test, t_test = data.x_test[:n_test], data.t_test[:n_test]
     if flatten:
         x_train = x_train.reshape(len(x_train), -1)
-        x_test = x_test.reshape(len(x_test), -1)
+        x_test = x_test.reshape(len(x_test), *x_train.shape[1:])  # explicit: -1 is ambiguous when empty
     # Copies: an experiment may change its arrays without touching the shared, cached data set.
     return Subset(np.array(x_train, np.float32), t_train.astype(np.int64),
                   np.array(x_test, np.float32), t_test.astype(np.int64), dataset)

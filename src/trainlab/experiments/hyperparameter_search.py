@@ -196,7 +196,7 @@ def _round_with_optuna(ranges, config: Config, seed: int, n: int) -> list[dict]:
 def run(config: Config, seed: int = 0) -> dict:
     """Both rounds of the search: every trial's hyperparameters and accuracy curves, and summaries."""
     split_rng, sample_rng, trial_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
-    data = load_subset(config.dataset, config.n_samples, 1, seed=seed)  # one test image: the API needs >= 1; unused
+    data = load_subset(config.dataset, config.n_samples, 0, seed=seed)  # no test images: it scores on validation
     train, val = split_train_val(data.x_train, data.t_train, config.n_val, split_rng)
 
     ranges1 = {"weight_decay": tuple(config.weight_decay_range), "lr": tuple(config.lr_range)}

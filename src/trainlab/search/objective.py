@@ -119,7 +119,7 @@ def load_split(config: ObjectiveConfig, seed: int):
 
     key = (config.dataset, config.n_samples, config.n_val, int(seed))
     if key not in _DATA_CACHE:
-        data = load_subset(config.dataset, config.n_samples, 1, seed=seed)  # the test image is never used
+        data = load_subset(config.dataset, config.n_samples, 0, seed=seed)  # no test images: it scores on validation
         order = np.random.default_rng(seed).permutation(len(data.x_train))
         x, t = data.x_train[order], data.t_train[order]
         n_val = config.n_val

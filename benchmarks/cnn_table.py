@@ -81,6 +81,9 @@ def table_by_model(runs: list[dict], bench: dict | None) -> str:
     models: dict[str, dict] = {}
     for run in runs:
         row = models.setdefault(model_label(run), {"run": run})
+        if run["dataset"] in row:  # one cell per model and dataset: say so rather than keep either run
+            raise ValueError(f"two runs of {model_label(run)} on {run['dataset']} ({row[run['dataset']]['folder']} "
+                             f"and {run['folder']}); pass one of them")
         row[run["dataset"]] = run
     datasets = [d for d in DATASET_NAMES if any(d in row for row in models.values())]
     header = ["model", "parameters"] + [f"{DATASET_NAMES[d]} accuracy (training time)" for d in datasets]
@@ -110,7 +113,10 @@ def main() -> None:
         bench = json.loads(args.bench.read_text()) if args.bench else None
     except (ValueError, OSError) as exc:
         sys.exit(f"cnn_table.py: {exc}")
-    print(table_by_model(runs, bench) if args.by_model else table(runs, bench))
+    try:
+        print(table_by_model(runs, bench) if args.by_model else table(runs, bench))
+    except ValueError as exc:
+        sys.exit(f"cnn_table.py: {exc}")
 
 
 if __name__ == "__main__":

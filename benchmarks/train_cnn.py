@@ -7,7 +7,8 @@ Prints, per epoch, the test accuracy and the epoch time, then the model's
 parameters, FLOPs (multiply-adds per image), training time and final test
 accuracy. ``--time-limit`` stops training at the first step after that many
 seconds (the accuracy printed is then that of the partly trained model), and
-``--out`` saves the resolved configuration, the results and a checkpoint.
+``--out`` saves the resolved configuration, the results (per-epoch records
+included) and a checkpoint.
 
     python benchmarks/train_cnn.py --model simple-convnet --dataset mnist --epochs 5
     python benchmarks/train_cnn.py --model deep-convnet --epochs 15 --time-limit 1800 --out runs/deep
@@ -131,6 +132,9 @@ def main() -> None:
         "flops_per_sample": model.flops_per_sample(), "test_acc": test["acc"], "test_loss": test["loss"],
         "epochs_completed": trainer.epoch, "steps": trainer.step, "stopped_by_time_limit": stopped,
         "train_time_s": train_time, "epoch_times_s": timer.epoch_times,
+        # Per epoch: loss and accuracy on the evaluated sets, so the curve is kept, not just its end.
+        "epoch_records": [{k: int(v) if k in ("epoch", "iteration") else float(v) for k, v in record.items()}
+                          for record in trainer.history.epochs],
     }
     print(f"test accuracy {test['acc']:.4f} (loss {test['loss']:.4f}) after {trainer.epoch} epoch(s), "
           f"{trainer.step} steps{' (time limit reached)' if stopped else ''}")

@@ -53,7 +53,7 @@ def format_minutes(seconds: float) -> str:
 def table(runs: list[dict], bench: dict | None) -> str:
     order = {name: i for i, name in enumerate(CNN_MODELS.names_in_order())}
     runs = sorted(runs, key=lambda r: (list(DATASET_NAMES).index(r["dataset"]), order.get(r["model"], 99),
-                                       model_label(r)))
+                                       model_label(r), r["epochs"]))
     ratios = (bench or {}).get("models", {})
     lines = ["| model | dataset | parameters | multiply-adds per image | test accuracy | epochs | "
              "training time | throughput vs PyTorch |",
@@ -66,7 +66,7 @@ def table(runs: list[dict], bench: dict | None) -> str:
             f"| {model_label(run)} | {DATASET_NAMES.get(run['dataset'], run['dataset'])} | {run['parameters']:,} | "
             f"{run['flops_per_sample']:,} | {run['test_acc'] * 100:.2f}% | {epochs} | "
             f"{format_minutes(run['train_time_s'])} | {f'{ratio:.2f}x' if ratio else 'not measured'} |")
-    recipes = sorted({recipe(r) for r in runs})
+    recipes = [text for _, text in sorted({(r["epochs"], recipe(r)) for r in runs})]  # fewest epochs first
     notes = ["", "Recipes: " + "; ".join(recipes) + "."]
     if bench:
         notes.append(f"Throughput: bench_cnn.py, best of {bench['rounds']} rounds, batch {bench['batch']}, "

@@ -314,7 +314,9 @@ class Conv2d(Layer):
         N, C, H, W = self._x_shape
         FN, (FH, FW), (PH, PW) = self.out_channels, self.kernel_size, self.padding
         dout2 = block_view(dout).reshape(FN, -1)  # (FN, OH*OW*N); free when dout is stored CHWN
-        grad = dout2 @ self._col.T  # (FN, C*FH*FW [+ 1])
+        # Computed as (col @ dout2.T).T: the same numbers, but OpenBLAS runs this orientation
+        # of a short-and-very-wide product 10-35% faster (measured at DeepConvNet's sizes).
+        grad = (self._col @ dout2.T).T  # (FN, C*FH*FW [+ 1])
         CK = C * FH * FW
         self.weight.grad = xp.ascontiguousarray(grad[:, :CK]).reshape(FN, C, FH, FW)
         if self.bias is not None:

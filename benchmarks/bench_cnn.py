@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from common import he_init_torch, load_images, machine_line, time_torch, time_trainlab
+from common import cpu_description, he_init_torch, load_images, machine_line, time_torch, time_trainlab
 
 from trainlab.fileio import atomic_write_text
 from trainlab.models import DeepConvNet, SimpleConvNet
@@ -78,6 +78,7 @@ def main() -> None:
     x, t, source = load_images(10000, flatten=False)
     record = {"source": source, "batch": args.batch, "rounds": args.rounds, "torch_threads": args.threads,
               "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"), "load_average": os.getloadavg(),
+              **cpu_description(),
               "models": {}}
     try:
         import torch

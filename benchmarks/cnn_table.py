@@ -1,10 +1,11 @@
-"""Print the CNN results table (markdown) from train_cnn.py runs and a bench_cnn.py JSON file.
+"""Print the CNN results table (markdown) from train_cnn.py runs and bench_cnn.py JSON files.
 
 Each run folder is one ``train_cnn.py --out DIR`` (its ``results.json`` and
-``config.json``); ``--bench`` is a ``bench_cnn.py --json FILE`` output, which
-gives the throughput ratio to PyTorch for the models it measured. Rows are
-grouped by dataset in the models' registry order; a missing figure prints as
-"not measured", never as a guess.
+``config.json``); each ``--bench`` is a ``bench_cnn.py --json FILE`` output, which
+gives the throughput ratio to PyTorch for the models it measured (one column per
+file: the ratio depends on the machine, so several machines get several columns).
+Rows are grouped by dataset in the models' registry order; a missing figure
+prints as "not measured", never as a guess.
 
     python benchmarks/cnn_table.py runs/mnist-* runs/fashion-* --bench runs/bench_cnn.json
 """
@@ -50,34 +51,56 @@ def format_minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min"
 
 
-def table(runs: list[dict], bench: dict | None) -> str:
+Bench = tuple[str, dict]  # (file name, bench_cnn.py JSON)
+
+
+def ratio_headers(benches: list[Bench]) -> list[str]:
+    if len(benches) <= 1:
+        return ["throughput vs PyTorch"]
+    return [f"vs PyTorch ({name})" for name, _ in benches]
+
+
+def ratio_cells(run: dict, benches: list[Bench]) -> list[str]:
+    """Best-against-best throughput ratio of the run's model in each bench file."""
+    cells = []
+    for _, bench in benches or [("", {})]:
+        # The throughput benchmark builds the default configuration only.
+        ratio = None if run.get("model_args") else bench.get("models", {}).get(run["model"], {}).get("ratio_best")
+        cells.append(f"{ratio:.2f}x" if ratio else "not measured")
+    return cells
+
+
+def bench_notes(benches: list[Bench]) -> list[str]:
+    notes = []
+    for name, bench in benches:
+        processor = ", ".join(v for v in (bench.get("cpu"), bench.get("simd")) if v) or "a machine whose processor was not recorded"
+        notes.append(f"Throughput ({name}): bench_cnn.py on {processor}, best of {bench['rounds']} rounds, "
+                     f"batch {bench['batch']}, PyTorch on {bench['torch_threads']} thread(s).")
+    return notes
+
+
+def table(runs: list[dict], benches: list[Bench]) -> str:
     order = {name: i for i, name in enumerate(CNN_MODELS.names_in_order())}
     runs = sorted(runs, key=lambda r: (list(DATASET_NAMES).index(r["dataset"]), order.get(r["model"], 99),
                                        model_label(r), r["epochs"]))
-    ratios = (bench or {}).get("models", {})
+    headers = ratio_headers(benches)
     lines = ["| model | dataset | parameters | multiply-adds per image | test accuracy | epochs | "
-             "training time | throughput vs PyTorch |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "training time | " + " | ".join(headers) + " |",
+             "|---|---|---:|---:|---:|---:|---:|" + "---:|" * len(headers)]
     for run in runs:
-        # The throughput benchmark builds the default configuration only.
-        ratio = None if run.get("model_args") else ratios.get(run["model"], {}).get("ratio_best")
         epochs = f"{run['epochs_completed']} of {run['epochs']}" if run["stopped_by_time_limit"] else str(run["epochs"])
         lines.append(
             f"| {model_label(run)} | {DATASET_NAMES.get(run['dataset'], run['dataset'])} | {run['parameters']:,} | "
             f"{run['flops_per_sample']:,} | {run['test_acc'] * 100:.2f}% | {epochs} | "
-            f"{format_minutes(run['train_time_s'])} | {f'{ratio:.2f}x' if ratio else 'not measured'} |")
+            f"{format_minutes(run['train_time_s'])} | " + " | ".join(ratio_cells(run, benches)) + " |")
     recipes = [text for _, text in sorted({(r["epochs"], recipe(r)) for r in runs})]  # fewest epochs first
-    notes = ["", "Recipes: " + "; ".join(recipes) + "."]
-    if bench:
-        notes.append(f"Throughput: bench_cnn.py, best of {bench['rounds']} rounds, batch {bench['batch']}, "
-                     f"PyTorch on {bench['torch_threads']} thread(s).")
+    notes = ["", "Recipes: " + "; ".join(recipes) + "."] + bench_notes(benches)
     return "\n".join(lines + notes)
 
 
-def table_by_model(runs: list[dict], bench: dict | None) -> str:
+def table_by_model(runs: list[dict], benches: list[Bench]) -> str:
     """One row per model: parameters, then accuracy and training time on each dataset, then the speed ratio."""
     order = {name: i for i, name in enumerate(CNN_MODELS.names_in_order())}
-    ratios = (bench or {}).get("models", {})
     models: dict[str, dict] = {}
     for run in runs:
         row = models.setdefault(model_label(run), {"run": run})
@@ -87,34 +110,35 @@ def table_by_model(runs: list[dict], bench: dict | None) -> str:
         row[run["dataset"]] = run
     datasets = [d for d in DATASET_NAMES if any(d in row for row in models.values())]
     header = ["model", "parameters"] + [f"{DATASET_NAMES[d]} accuracy (training time)" for d in datasets]
-    lines = ["| " + " | ".join(header + ["throughput vs PyTorch"]) + " |",
-             "|---|---:|" + "---:|" * len(datasets) + "---:|"]
+    headers = ratio_headers(benches)
+    lines = ["| " + " | ".join(header + headers) + " |",
+             "|---|---:|" + "---:|" * (len(datasets) + len(headers))]
     for label, row in sorted(models.items(), key=lambda kv: (order.get(kv[1]["run"]["model"], 99), kv[0])):
         run = row["run"]
         cells = [label, f"{run['parameters']:,}"]
         for d in datasets:
             r = row.get(d)
             cells.append(f"{r['test_acc'] * 100:.2f}% ({format_minutes(r['train_time_s'])})" if r else "not measured")
-        ratio = None if run.get("model_args") else ratios.get(run["model"], {}).get("ratio_best")
-        cells.append(f"{ratio:.2f}x" if ratio else "not measured")
+        cells += ratio_cells(run, benches)
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + ([""] + bench_notes(benches) if benches else []))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="train_cnn.py --out folders")
-    parser.add_argument("--bench", type=Path, default=None, help="a bench_cnn.py --json file")
+    parser.add_argument("--bench", type=Path, action="append", default=[],
+                        help="a bench_cnn.py --json file (repeat for several machines: one column each)")
     parser.add_argument("--by-model", action="store_true",
                         help="one row per model with a column per dataset (the README's table)")
     args = parser.parse_args()
     try:
         runs = [load_run(folder) for folder in args.runs]
-        bench = json.loads(args.bench.read_text()) if args.bench else None
+        benches = [(path.name, json.loads(path.read_text())) for path in args.bench]
     except (ValueError, OSError) as exc:
         sys.exit(f"cnn_table.py: {exc}")
     try:
-        print(table_by_model(runs, bench) if args.by_model else table(runs, bench))
+        print(table_by_model(runs, benches) if args.by_model else table(runs, benches))
     except ValueError as exc:
         sys.exit(f"cnn_table.py: {exc}")
 

@@ -23,6 +23,7 @@ CASES = {
     "pad-wider-than-kernel": (2, 2, 4, 4, 2, 1, 1, 1, True),
     "kernel2-stride2-nobias": (2, 3, 6, 6, 4, 2, 2, 0, False),
     "pad2": (2, 2, 4, 4, 3, 3, 1, 2, False),
+    "non-square-stride1": (3, 2, 7, 6, 3, (3, 2), 1, (2, 1), True),
 }
 
 
@@ -60,6 +61,48 @@ def test_gradients_through_stacked_convolutions_and_batchnorm(rng):
     y = net.forward(x, train=True)
     net.backward(rng.standard_normal(y.shape))
     assert np.abs(net.layers[0].bias.grad).max() < 1e-12
+
+
+ROW_BLOCK_CASES = ["3x3-pad1", "5x5-valid", "pad2", "non-square-stride1"]
+
+
+@pytest.mark.parametrize("name", ROW_BLOCK_CASES)
+@pytest.mark.parametrize("block_values", [1, 2 * 3 * 6 * 3, 10**9])  # one row per block, uneven blocks, one block
+def test_row_blocks_match_the_whole_columns_matrix(name, block_values, rng, monkeypatch):
+    """Training passes in blocks of output rows give the one-product results of the eval path."""
+    conv, x = make(name, rng)
+    assert conv._uses_row_blocks()
+    reference = conv.forward(x, train=False)  # whole columns matrix, kept for backward
+    dout = rng.standard_normal(reference.shape)
+    dx_ref = conv.backward(dout)
+    grads_ref = {n: p.grad.copy() for n, p in conv.named_parameters()}
+    monkeypatch.setattr(conv_module, "ROW_BLOCK_VALUES", block_values)
+    out = conv.forward(x, train=True)
+    np.testing.assert_allclose(out, reference, atol=1e-12)
+    assert is_chwn(out)
+    np.testing.assert_allclose(conv.backward(dout), dx_ref, atol=1e-12)
+    for n, p in conv.named_parameters():
+        np.testing.assert_allclose(p.grad, grads_ref[n], atol=1e-12, err_msg=n)
+
+
+@pytest.mark.parametrize("name", ROW_BLOCK_CASES)
+def test_row_block_gradients_with_one_row_per_block(name, rng, monkeypatch):
+    monkeypatch.setattr(conv_module, "ROW_BLOCK_VALUES", 1)
+    conv, x = make(name, rng)
+    for key, err in check_layer_gradients(conv, x, train=True).items():
+        assert err < TOL, f"{name}: {key} relative error {err:.2e}"
+
+
+def test_row_block_backward_does_not_read_the_callers_input(rng):
+    """The input is copied at forward time: changing the caller's array before backward changes nothing."""
+    conv, x = make("5x5-valid", rng)  # no padding: the copy is the only thing that protects it
+    dout = rng.standard_normal(conv.forward(x, train=True).shape)
+    conv.backward(dout)
+    expected = conv.weight.grad.copy()
+    conv.forward(x, train=True)
+    x[:] = 0.0
+    conv.backward(dout)
+    np.testing.assert_array_equal(conv.weight.grad, expected)
 
 
 def test_without_input_grad_backward_returns_none_and_same_weight_grads(rng):

@@ -19,6 +19,17 @@ kernel (channels swapped): one more im2col and product, no scatter-add.
 Otherwise ``dcol = W.T @ dout2`` goes back through col2im, one strided add
 per kernel offset (FH*FW of them), never a loop over pixels or samples.
 
+Row blocks. The columns matrix is FH*FW times larger than the input (9x for
+3x3), too large for the processor's cache at batch 100, so writing it and
+reading it back costs as much memory traffic as the products themselves. In
+training, a stride-1 convolution therefore never builds it whole: its output
+columns for a block of output rows are a contiguous slice of ``col``, so the
+layer builds that slice in a small work array, multiplies it while it is in
+cache, and moves to the next block. Backward rebuilds the same blocks from the
+kept (padded) input for ``dW``, and builds ``dx`` in blocks of input rows the
+same way. This does the im2col copies twice but moves far less memory: it made
+a DeepConvNet training step about 1.4x faster.
+
 Reference: Saito, *Deep Learning from Scratch*, sec. 7.4 (im2col, Convolution
 layer); Chellapilla et al., 2006 (convolution as a matrix product); Dumoulin
 & Visin, 2016 (the transposed convolution as a convolution, sec. 4).
@@ -41,6 +52,11 @@ from trainlab.layers.layout import block_view, empty_chwn, from_block, is_chwn  
 #: In eval mode the batch is convolved in chunks whose columns matrix holds at most this many values,
 #: so evaluating 1000 images at once does not allocate hundreds of megabytes.
 EVAL_COL_LIMIT = 1 << 22
+
+#: Training convolutions with stride 1 build the columns matrix a block of output rows at a time,
+#: at most about this many values (4 MiB of float32), and multiply each block while it is still in
+#: the processor's cache; the whole matrix (9x the input for a 3x3 kernel) is never in memory.
+ROW_BLOCK_VALUES = 1 << 20
 
 
 def pair(value, name: str, owner: str, *, minimum: int) -> tuple[int, int]:
@@ -212,6 +228,7 @@ class Conv2d(Layer):
         self.weight = self.add_parameter("weight", W, decay=True)
         self.bias = self.add_parameter("bias", np.zeros(FN, self.dtype), decay=False) if bias else None
         self._col = None
+        self._block = None  # the (padded) input block kept by a row-block forward pass
         self._x_shape = None
         self._scratch: dict[str, Any] = {}  # reused work arrays (never returned to the caller)
 
@@ -274,6 +291,95 @@ class Conv2d(Layer):
         im2col(x, FH, FW, stride, padding, out=col[:rows], padded=padded)
         return col
 
+    # ---- training passes in blocks of output rows ------------------------------------
+    def _uses_row_blocks(self) -> bool:
+        FH, FW = self.kernel_size
+        PH, PW = self.padding
+        return self.stride == (1, 1) and not self._is_pointwise() and PH < FH and PW < FW
+
+    def _row_block_height(self, rows_per_output_row: int, n_rows: int) -> int:
+        return max(1, min(n_rows, ROW_BLOCK_VALUES // max(1, rows_per_output_row)))
+
+    def _padded_block(self, x, key: str, PH: int, PW: int):
+        """A copy of x (N, C, H, W) as a (C, H + 2*PH, W + 2*PW, N) work block with a zero border."""
+        xp = get_array_module(x)
+        N, C, H, W = x.shape
+        old = self._scratch.get(key)
+        block = self._buffer(key, (C, H + 2 * PH, W + 2 * PW, N), x.dtype, xp)
+        if block is not old and (PH or PW):
+            block.fill(0)  # the border stays zero: later calls rewrite only the interior
+        return pad_block(x, PH, PW, out=block)
+
+    def _row_block_columns(self, windows, r0: int, r1: int, key: str, *, ones: bool):
+        """Columns of output rows [r0, r1): (K [+ 1], (r1 - r0)*OW*N), in a reused work array."""
+        xp = get_array_module(windows)
+        C, FH, FW, OH, OW, N = windows.shape
+        K, n = C * FH * FW, (r1 - r0) * OW * N
+        height = self._row_block_height(K * OW * N, OH)
+        old = self._scratch.get(key)
+        work = self._buffer(key, (K + ones, height * OW * N), windows.dtype, xp)
+        if ones and work is not old:
+            work[K].fill(1)  # stays: only the rows above it are rewritten
+        cols = work[:, :n]
+        cols[:K].reshape(C, FH, FW, r1 - r0, OW, N)[...] = windows[:, :, :, r0:r1]
+        return cols
+
+    def _forward_row_blocks(self, x, W2, OH: int, OW: int):
+        """Training forward pass of a stride-1 convolution, one block of output rows at a time.
+
+        Each block's columns are built into a small work array and multiplied at once,
+        so the product reads them from cache; backward rebuilds them from the kept input.
+        """
+        xp = get_array_module(x)
+        N, C, H, W = x.shape
+        FN, (FH, FW), (PH, PW) = self.out_channels, self.kernel_size, self.padding
+        block = self._padded_block(x, "x-block", PH, PW)
+        windows = window_view(block, FH, FW, 1, 1, OH, OW)
+        fused = self.bias is not None
+        Wb = xp.concatenate([W2, self.bias.data[:, None]], axis=1) if fused else W2  # (FN, K [+ 1])
+        out = xp.empty((FN, OH * OW * N), x.dtype)
+        height = self._row_block_height(C * FH * FW * OW * N, OH)
+        for r0 in range(0, OH, height):
+            r1 = min(OH, r0 + height)
+            cols = self._row_block_columns(windows, r0, r1, "x-cols", ones=fused)
+            xp.matmul(Wb, cols, out=out[:, r0 * OW * N:r1 * OW * N])
+        self._block, self._col, self._x_shape = block, None, x.shape
+        return from_block(out.reshape(FN, OH, OW, N))
+
+    def _backward_row_blocks(self, dout):
+        xp = get_array_module(dout)
+        N, C, H, W = self._x_shape
+        FN, (FH, FW), (PH, PW) = self.out_channels, self.kernel_size, self.padding
+        OH, OW = dout.shape[2], dout.shape[3]
+        K = C * FH * FW
+        dout2 = block_view(dout).reshape(FN, -1)  # (FN, OH*OW*N); free when dout is stored CHWN
+        fused = self.bias is not None
+        windows = window_view(self._block, FH, FW, 1, 1, OH, OW)
+        grad = xp.zeros((K + fused, FN), dout2.dtype)  # [dW | db] transposed, summed over blocks
+        height = self._row_block_height(K * OW * N, OH)
+        for r0 in range(0, OH, height):
+            r1 = min(OH, r0 + height)
+            cols = self._row_block_columns(windows, r0, r1, "x-cols", ones=fused)
+            # (cols @ dout.T) rather than (dout @ cols.T): OpenBLAS runs this orientation faster.
+            grad += cols @ dout2[:, r0 * OW * N:r1 * OW * N].T
+        self.weight.grad = xp.ascontiguousarray(grad[:K].T).reshape(FN, C, FH, FW)
+        if fused:
+            self.bias.grad = grad[K].copy()
+        if not self.needs_input_grad:
+            return None
+        # dx is the "full" correlation of dout with the flipped kernel, channels swapped,
+        # built a block of input rows at a time like the forward pass.
+        W_flip = self.weight.data[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, FN * FH * FW)
+        dblock = self._padded_block(dout, "dout-block", FH - 1 - PH, FW - 1 - PW)
+        dwindows = window_view(dblock, FH, FW, 1, 1, H, W)
+        dx = xp.empty((C, H * W * N), dout2.dtype)
+        height = self._row_block_height(FN * FH * FW * W * N, H)
+        for h0 in range(0, H, height):
+            h1 = min(H, h0 + height)
+            dcols = self._row_block_columns(dwindows, h0, h1, "dout-cols", ones=False)
+            xp.matmul(W_flip, dcols, out=dx[:, h0 * W * N:h1 * W * N])
+        return from_block(dx.reshape(C, H, W, N))
+
     # ---- the protocol -------------------------------------------------------------
     def forward(self, x, *, train: bool):
         self._check(x)
@@ -282,6 +388,9 @@ class Conv2d(Layer):
         C, (FH, FW) = self.in_channels, self.kernel_size
         W2 = self.weight.data.reshape(FN, C * FH * FW)  # (FN, C*FH*FW)
         per_sample = C * FH * FW * OH * OW
+        if train and self._uses_row_blocks():
+            return self._forward_row_blocks(x, W2, OH, OW)
+        self._block = None
         if train or N * per_sample <= EVAL_COL_LIMIT or self._is_pointwise():
             fused = self.bias is not None and not self._is_pointwise()
             col = self._columns(x, reuse=True, ones=fused)  # (C*FH*FW [+ 1], OH*OW*N)
@@ -306,6 +415,8 @@ class Conv2d(Layer):
         return from_block(out)
 
     def backward(self, dout):
+        if self._block is not None:
+            return self._backward_row_blocks(dout)
         if self._col is None:
             raise RuntimeError(f"{self.describe()}: backward needs the columns of the last forward pass; "
                                "there was none, or it was an eval pass over a batch large enough to be "
@@ -353,7 +464,7 @@ class Conv2d(Layer):
         # Work arrays and the cached columns are not part of the layer's state: copies
         # (fold_batchnorm, the Trainer's NaN probe) and pickles leave them behind.
         state = self.__dict__.copy()
-        state["_scratch"], state["_col"] = {}, None
+        state["_scratch"], state["_col"], state["_block"] = {}, None, None
         return state
 
 

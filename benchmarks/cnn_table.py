@@ -73,7 +73,8 @@ def ratio_cells(run: dict, benches: list[Bench]) -> list[str]:
 def bench_notes(benches: list[Bench]) -> list[str]:
     notes = []
     for name, bench in benches:
-        processor = ", ".join(v for v in (bench.get("cpu"), bench.get("simd")) if v) or "a machine whose processor was not recorded"
+        processor = (", ".join(v for v in (bench.get("cpu"), bench.get("simd")) if v)
+                     or "a machine whose processor was not recorded")
         notes.append(f"Throughput ({name}): bench_cnn.py on {processor}, best of {bench['rounds']} rounds, "
                      f"batch {bench['batch']}, PyTorch on {bench['torch_threads']} thread(s).")
     return notes

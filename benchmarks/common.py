@@ -56,7 +56,8 @@ def machine_line() -> str:
     """Architecture, processor, cores, load average and NumPy version, for the first lines of a report."""
     cpu = cpu_description()
     described = ", ".join(v for v in (cpu["cpu"], cpu["simd"]) if v)
-    return (f"machine: {platform.machine()}{f' ({described})' if described else ''}, {os.cpu_count()} cores, load average "
+    processor = f" ({described})" if described else ""
+    return (f"machine: {platform.machine()}{processor}, {os.cpu_count()} cores, load average "
             f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}; numpy {np.__version__}, "
             f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
 

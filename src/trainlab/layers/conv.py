@@ -337,14 +337,21 @@ class Conv2d(Layer):
         windows = window_view(block, FH, FW, 1, 1, OH, OW)
         fused = self.bias is not None
         Wb = xp.concatenate([W2, self.bias.data[:, None]], axis=1) if fused else W2  # (FN, K [+ 1])
-        out = xp.empty((FN, OH * OW * N), x.dtype)
+        out = self._correlate_in_row_blocks(windows, Wb, "x-cols", ones=fused)
+        self._block, self._col, self._x_shape = block, None, x.shape
+        return from_block(out.reshape(FN, OH, OW, N))
+
+    def _correlate_in_row_blocks(self, windows, Wmat, key: str, *, ones: bool):
+        """``Wmat @ columns(windows)`` as (rows of Wmat, OH*OW*N), built one block of output rows at a time."""
+        xp = get_array_module(windows)
+        C, FH, FW, OH, OW, N = windows.shape
+        out = xp.empty((Wmat.shape[0], OH * OW * N), windows.dtype)
         height = self._row_block_height(C * FH * FW * OW * N, OH)
         for r0 in range(0, OH, height):
             r1 = min(OH, r0 + height)
-            cols = self._row_block_columns(windows, r0, r1, "x-cols", ones=fused)
-            xp.matmul(Wb, cols, out=out[:, r0 * OW * N:r1 * OW * N])
-        self._block, self._col, self._x_shape = block, None, x.shape
-        return from_block(out.reshape(FN, OH, OW, N))
+            cols = self._row_block_columns(windows, r0, r1, key, ones=ones)
+            xp.matmul(Wmat, cols, out=out[:, r0 * OW * N:r1 * OW * N])
+        return out
 
     def _backward_row_blocks(self, dout):
         xp = get_array_module(dout)
@@ -371,13 +378,7 @@ class Conv2d(Layer):
         # built a block of input rows at a time like the forward pass.
         W_flip = self.weight.data[:, :, ::-1, ::-1].transpose(1, 0, 2, 3).reshape(C, FN * FH * FW)
         dblock = self._padded_block(dout, "dout-block", FH - 1 - PH, FW - 1 - PW)
-        dwindows = window_view(dblock, FH, FW, 1, 1, H, W)
-        dx = xp.empty((C, H * W * N), dout2.dtype)
-        height = self._row_block_height(FN * FH * FW * W * N, H)
-        for h0 in range(0, H, height):
-            h1 = min(H, h0 + height)
-            dcols = self._row_block_columns(dwindows, h0, h1, "dout-cols", ones=False)
-            xp.matmul(W_flip, dcols, out=dx[:, h0 * W * N:h1 * W * N])
+        dx = self._correlate_in_row_blocks(window_view(dblock, FH, FW, 1, 1, H, W), W_flip, "dout-cols", ones=False)
         return from_block(dx.reshape(C, H, W, N))
 
     # ---- the protocol -------------------------------------------------------------

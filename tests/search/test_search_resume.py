@@ -46,7 +46,7 @@ def test_interrupted_search_resumes_and_keeps_every_finished_trial(tmp_path, sig
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     if sig == signal.SIGINT:
-        assert proc.returncode == 130 and "interrupted" in err
+        assert proc.returncode == 130 and "interrupted" in err, err
     before = {n: v for n, v in _finished(db).items() if v[0] == "COMPLETE"}
     assert 3 <= len(before) < N_TRIALS
 

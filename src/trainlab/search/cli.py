@@ -80,6 +80,16 @@ def _interrupted_message(out) -> str:
     return f"trainlab: interrupted; finished trials are kept in {out}; continue with --resume"
 
 
+#: Set by the Ctrl-C handler: once set, the search ends with status 130 however it unwinds.
+_INTERRUPTED = threading.Event()
+
+
+def _exit_interrupted(out) -> None:
+    print(_interrupted_message(out), file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os._exit(130)
+
+
 def _install_interrupt_handler(out) -> None:
     """Ctrl-C raises KeyboardInterrupt as usual, and also starts a watchdog that ends the process
     after INTERRUPT_GRACE_S seconds: Optuna may be inside a trial's heartbeat set-up or a
@@ -89,14 +99,15 @@ def _install_interrupt_handler(out) -> None:
 
     def exit_later():
         time.sleep(INTERRUPT_GRACE_S)
-        print(_interrupted_message(out), file=sys.stderr, flush=True)
-        os._exit(130)
+        _exit_interrupted(out)
 
     def on_interrupt(signum, frame):
+        _INTERRUPTED.set()
         threading.Thread(target=exit_later, name="trainlab-interrupt-watchdog", daemon=True).start()
         signal.signal(signal.SIGINT, lambda *a: os._exit(130))  # a second Ctrl-C: out at once
         raise KeyboardInterrupt
 
+    _INTERRUPTED.clear()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, on_interrupt)
 
@@ -117,16 +128,20 @@ def cmd_search(args) -> int:
                              workers=args.workers, scheduler=args.scheduler, storage=args.storage,
                              seed=args.seed, retrain=not args.no_retrain, plots=not args.no_plots,
                              verbose=not args.quiet)
-    except KeyboardInterrupt:
+    except BaseException as exc:
         # Every finished trial is already committed to the study. Exit at once: a Ctrl-C that
         # lands while Optuna starts a trial's heartbeat thread can leave that (non-daemon)
-        # thread running, and a normal exit would wait for it forever.
-        print(_interrupted_message(args.out), file=sys.stderr, flush=True)
-        sys.stdout.flush()
-        os._exit(130)
+        # thread running, and a normal exit would wait for it forever. A KeyboardInterrupt
+        # raised inside library code may come out as another exception: after a Ctrl-C,
+        # whatever ends the search ends it as an interruption.
+        if isinstance(exc, KeyboardInterrupt) or _INTERRUPTED.is_set():
+            _exit_interrupted(args.out)
+        raise
     finally:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, previous_handler)
+    if _INTERRUPTED.is_set():  # the interrupt was swallowed on the way (e.g. counted as a failed trial)
+        _exit_interrupted(args.out)
     if args.quiet and results.best is not None:
         print(json.dumps(results.best, default=str))
     return 0 if results.best is not None else 1

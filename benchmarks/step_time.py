@@ -3,10 +3,11 @@
 Batch 100 of 28x28 images, float32, best of ``--repeats`` steps after a
 warm-up step; the first layer computes no input gradient, as in training.
 Prints milliseconds per step and the images per second they imply, plus a
-breakdown of the slowest layers with ``--layers``.
+breakdown of the slowest layers and the mean time per layer type with ``--layers``.
 
     python benchmarks/step_time.py                      # all five models
     OPENBLAS_NUM_THREADS=1 python benchmarks/step_time.py --models resnet --layers
+    python benchmarks/step_time.py --models deep-convnet --row-block-values 0   # convolutions without row blocks
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from common import machine_line
 
 from trainlab.layers import CrossEntropyLoss
+from trainlab.layers import conv
 from trainlab.models import CNN_MODELS, create_model
 
 
@@ -50,8 +52,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--layers", action="store_true", help="also print the eight slowest layer passes")
+    parser.add_argument("--row-block-values", type=int, default=conv.ROW_BLOCK_VALUES,
+                        help="size of a stride-1 convolution's column blocks in training "
+                             f"(default {conv.ROW_BLOCK_VALUES}; 0: build the whole columns matrix, as before)")
     args = parser.parse_args()
-    print(machine_line())
+    conv.ROW_BLOCK_VALUES = args.row_block_values
+    print(machine_line() + f"; row blocks of {args.row_block_values or 'the whole'} values")
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, 1, 28, 28), dtype=np.float32)
     t = rng.integers(0, 10, args.batch)
@@ -81,6 +87,11 @@ def main() -> None:
             total = sum(table.values())
             for key, seconds in sorted(table.items(), key=lambda kv: -kv[1])[:8]:
                 print(f"    {key:28s} {seconds / args.repeats * 1e3:6.1f} ms  {seconds / total:4.0%}")
+            by_type = collections.Counter()
+            for key, seconds in table.items():
+                by_type[key.split(":", 1)[1].split()[0]] += seconds
+            print("    by layer type (forward + backward): " + ", ".join(
+                f"{kind} {seconds / args.repeats * 1e3:.1f} ms" for kind, seconds in by_type.most_common()))
 
 
 if __name__ == "__main__":

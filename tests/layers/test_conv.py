@@ -85,6 +85,15 @@ def test_row_blocks_match_the_whole_columns_matrix(name, block_values, rng, monk
         np.testing.assert_allclose(p.grad, grads_ref[n], atol=1e-12, err_msg=n)
 
 
+def test_row_blocks_off_builds_the_whole_columns_matrix(rng, monkeypatch):
+    conv, x = make("3x3-pad1", rng)
+    with_blocks = conv.forward(x, train=True)
+    monkeypatch.setattr(conv_module, "ROW_BLOCK_VALUES", 0)
+    assert not conv._uses_row_blocks()
+    np.testing.assert_allclose(conv.forward(x, train=True), with_blocks, atol=1e-12)
+    assert conv._col is not None and conv._block is None
+
+
 @pytest.mark.parametrize("name", ROW_BLOCK_CASES)
 def test_row_block_gradients_with_one_row_per_block(name, rng, monkeypatch):
     monkeypatch.setattr(conv_module, "ROW_BLOCK_VALUES", 1)

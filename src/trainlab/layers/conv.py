@@ -28,7 +28,7 @@ layer builds that slice in a small work array, multiplies it while it is in
 cache, and moves to the next block. Backward rebuilds the same blocks from the
 kept (padded) input for ``dW``, and builds ``dx`` in blocks of input rows the
 same way. This does the im2col copies twice but moves far less memory: it made
-a DeepConvNet training step about 1.4x faster.
+a DeepConvNet training step 1.3-1.4x faster (``benchmarks/step_time.py``).
 
 Reference: Saito, *Deep Learning from Scratch*, sec. 7.4 (im2col, Convolution
 layer); Chellapilla et al., 2006 (convolution as a matrix product); Dumoulin
@@ -56,6 +56,7 @@ EVAL_COL_LIMIT = 1 << 22
 #: Training convolutions with stride 1 build the columns matrix a block of output rows at a time,
 #: at most about this many values (4 MiB of float32), and multiply each block while it is still in
 #: the processor's cache; the whole matrix (9x the input for a 3x3 kernel) is never in memory.
+#: 0 turns row blocks off (the whole matrix at once, as in eval), for comparisons.
 ROW_BLOCK_VALUES = 1 << 20
 
 
@@ -295,7 +296,8 @@ class Conv2d(Layer):
     def _uses_row_blocks(self) -> bool:
         FH, FW = self.kernel_size
         PH, PW = self.padding
-        return self.stride == (1, 1) and not self._is_pointwise() and PH < FH and PW < FW
+        return (ROW_BLOCK_VALUES > 0 and self.stride == (1, 1) and not self._is_pointwise()
+                and PH < FH and PW < FW)
 
     def _row_block_height(self, rows_per_output_row: int, n_rows: int) -> int:
         return max(1, min(n_rows, ROW_BLOCK_VALUES // max(1, rows_per_output_row)))

@@ -19,6 +19,7 @@ import time
 import numpy as np
 from common import machine_line
 
+from trainlab import threads
 from trainlab.layers import CrossEntropyLoss
 from trainlab.layers import conv
 from trainlab.models import CNN_MODELS, create_model
@@ -61,37 +62,43 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, 1, 28, 28), dtype=np.float32)
     t = rng.integers(0, 10, args.batch)
-    for name in args.models:
-        model = create_model(name, seed=0)
-        model.layers[0].needs_input_grad = False
-        loss = CrossEntropyLoss()
-        table = time_layers(model) if args.layers else None
+    with threads.blas_on_one_thread():  # as Trainer.fit: trainlab's own threads, BLAS on one
+        for name in args.models:
+            time_model(name, args, x, t)
 
-        def step():
-            scores = model.forward(x, train=True)
-            loss.forward(scores, t)
-            model.backward(loss.backward())
 
+def time_model(name: str, args, x, t) -> None:
+    """Print one model's step time (and, with --layers, where it goes)."""
+    model = create_model(name, seed=0)
+    model.layers[0].needs_input_grad = False
+    loss = CrossEntropyLoss()
+    table = time_layers(model) if args.layers else None
+
+    def step():
+        scores = model.forward(x, train=True)
+        loss.forward(scores, t)
+        model.backward(loss.backward())
+
+    step()
+    if table is not None:
+        table.clear()
+    times = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
         step()
-        if table is not None:
-            table.clear()
-        times = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            step()
-            times.append(time.perf_counter() - start)
-        best = min(times)
-        print(f"{name:16s} {best * 1e3:7.1f} ms per step (best of {args.repeats}; median "
-              f"{np.median(times) * 1e3:.1f}), {args.batch / best:6.0f} images/s")
-        if table is not None:
-            total = sum(table.values())
-            for key, seconds in sorted(table.items(), key=lambda kv: -kv[1])[:8]:
-                print(f"    {key:28s} {seconds / args.repeats * 1e3:6.1f} ms  {seconds / total:4.0%}")
-            by_type = collections.Counter()
-            for key, seconds in table.items():
-                by_type[key.split(":", 1)[1].split()[0]] += seconds
-            print("    by layer type (forward + backward): " + ", ".join(
-                f"{kind} {seconds / args.repeats * 1e3:.1f} ms" for kind, seconds in by_type.most_common()))
+        times.append(time.perf_counter() - start)
+    best = min(times)
+    print(f"{name:16s} {best * 1e3:7.1f} ms per step (best of {args.repeats}; median "
+          f"{np.median(times) * 1e3:.1f}), {args.batch / best:6.0f} images/s")
+    if table is not None:
+        total = sum(table.values())
+        for key, seconds in sorted(table.items(), key=lambda kv: -kv[1])[:8]:
+            print(f"    {key:28s} {seconds / args.repeats * 1e3:6.1f} ms  {seconds / total:4.0%}")
+        by_type = collections.Counter()
+        for key, seconds in table.items():
+            by_type[key.split(":", 1)[1].split()[0]] += seconds
+        print("    by layer type (forward + backward): " + ", ".join(
+            f"{kind} {seconds / args.repeats * 1e3:.1f} ms" for kind, seconds in by_type.most_common()))
 
 
 if __name__ == "__main__":

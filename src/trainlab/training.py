@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
+from trainlab import threads
 from trainlab.errors import ConfigError, NonFiniteError, ShapeError
 from trainlab.layers.base import Layer, Sequential
 from trainlab.layers.losses import CrossEntropyLoss, Loss
@@ -277,7 +278,15 @@ class Trainer:
         check_finite_array(x, f"{name} input")
 
     def fit(self, x, t) -> History:
-        """Train on (x, t); returns the :class:`History` (also kept as ``self.history``)."""
+        """Train on (x, t); returns the :class:`History` (also kept as ``self.history``).
+
+        BLAS runs on one thread meanwhile, and trainlab splits its large passes
+        over its own threads instead (:mod:`trainlab.threads`).
+        """
+        with threads.blas_on_one_thread():
+            return self._fit(x, t)
+
+    def _fit(self, x, t) -> History:
         from trainlab.data.batching import BatchIterator  # data depends on nothing here; avoid a cycle
 
         self._check_data(x, t, "training data")

@@ -7,13 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from trainlab import threads
 from trainlab.backend import get_array_module
 from trainlab.errors import ConfigError
 from trainlab.layers.base import Layer, check_input, register_layer
+from trainlab.layers.layout import flat_view, memory_order
 from trainlab.registry import Registry
 
 #: Activation layer classes by name, for MultiLayerNet(activation=...).
 ACTIVATIONS: Registry[type] = Registry("activation")
+
+#: Arrays of at least this many values are split over threads (see :mod:`trainlab.threads`);
+#: below it, starting the parts costs more than they save.
+PARALLEL_MIN_VALUES = 1 << 16
 
 
 class _Elementwise(Layer):
@@ -28,11 +34,34 @@ class ReLU(_Elementwise):
 
     def _forward(self, x):
         xp = get_array_module(x)
-        self._mask = x > 0
-        return xp.maximum(x, 0)
+        order = memory_order(x)
+        if order is None or x.size < PARALLEL_MIN_VALUES:
+            self._mask = x > 0
+            return xp.maximum(x, 0)
+        # Large and dense (a convolution's output): flat passes in parts, one per thread,
+        # keeping x's memory layout for the output and the mask.
+        out, mask = xp.empty_like(x), xp.empty_like(x, dtype=bool)
+        x1, out1, mask1 = flat_view(x, order), flat_view(out, order), flat_view(mask, order)
+
+        def work(part: slice) -> None:
+            xp.greater(x1[part], 0, out=mask1[part])
+            xp.maximum(x1[part], 0, out=out1[part])
+
+        threads.parallel_rows(work, x1.size, min_values=PARALLEL_MIN_VALUES, array=x)
+        self._mask = mask
+        return out
 
     def backward(self, dout):
-        return dout * self._mask
+        xp = get_array_module(dout)
+        mask = self._mask
+        order = memory_order(dout)
+        if dout.size < PARALLEL_MIN_VALUES or order is None or order != memory_order(mask):
+            return dout * mask
+        dx = xp.empty_like(dout)
+        d1, dx1, mask1 = flat_view(dout, order), flat_view(dx, order), flat_view(mask, order)
+        threads.parallel_rows(lambda part: xp.multiply(d1[part], mask1[part], out=dx1[part]), d1.size,
+                              min_values=PARALLEL_MIN_VALUES, array=dout)
+        return dx
 
 
 @register_layer

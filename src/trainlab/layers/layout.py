@@ -26,3 +26,19 @@ def from_block(block):
 def empty_chwn(xp, N: int, C: int, H: int, W: int, dtype, *, zeros: bool = False):
     """An uninitialised (or zero) (N, C, H, W) array stored as a (C, H, W, N) block."""
     return from_block((xp.zeros if zeros else xp.empty)((C, H, W, N), dtype))
+
+
+def memory_order(x):
+    """The axes of ``x`` from the slowest to the fastest in memory, or None unless x fills one dense block.
+
+    Two arrays of one shape with the same order can be walked together as flat
+    arrays (:func:`flat_view`), whatever their layout: element-wise passes then
+    run over contiguous memory and can be split into parts.
+    """
+    perm = tuple(sorted(range(x.ndim), key=lambda axis: -abs(x.strides[axis])))
+    return perm if x.transpose(perm).flags.c_contiguous else None
+
+
+def flat_view(x, order):
+    """The 1-D view of ``x`` in memory order (``order`` from :func:`memory_order`); no copy."""
+    return x.transpose(order).reshape(-1)

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from trainlab import threads
 from trainlab.errors import ConfigError
 from trainlab.init import InitSpec, check_init_spec, initialise
 from trainlab.layers.base import Layer, check_input, register_layer, resolve_dtype
@@ -52,7 +53,7 @@ class Linear(Layer):
     def forward(self, x, *, train: bool):
         check_input(self, x, ndim=2, features=self.in_features, dtype=self.dtype)
         self._x = x
-        out = x @ self.weight.data  # (N, out)
+        out = threads.matmul(x, self.weight.data)  # (N, out)
         if self.bias is not None:
             out += self.bias.data
         return out
@@ -61,12 +62,12 @@ class Linear(Layer):
         x = self._x
         if x is None:
             raise RuntimeError(f"{self.describe()}: backward called before forward")
-        self.weight.grad = x.T @ dout  # (in, out)
+        self.weight.grad = threads.matmul(x.T, dout)  # (in, out)
         if self.bias is not None:
             self.bias.grad = dout.sum(axis=0)
         if not self.needs_input_grad:
             return None
-        return dout @ self.weight.data.T  # (N, in)
+        return threads.matmul(dout, self.weight.data.T)  # (N, in)
 
     def get_config(self) -> dict[str, Any]:
         return {"in_features": self.in_features, "out_features": self.out_features,

@@ -22,9 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from trainlab import threads
 from trainlab.backend import get_array_module
 from trainlab.errors import ConfigError, DTypeError, ShapeError
 from trainlab.layers.base import Layer, check_input, register_layer
+from trainlab.layers.activations import PARALLEL_MIN_VALUES
 from trainlab.layers.conv import block_view, empty_chwn, from_block, pad_block, pair
 
 
@@ -124,14 +126,23 @@ class MaxPool2d(_Pool2d):
         if train:
             self._arg, self._padded = self._argmax(block, out), None
             return from_block(out)
+
         # Eval: the maximum alone; the window offsets are found later only if backward asks.
-        for k, at in self._taps(OH, OW):
-            if k == 0:
-                out[...] = block[at]
-            else:
-                xp.maximum(out, block[at], out=out)
+        def work(c: slice) -> None:
+            for k, at in self._taps(OH, OW):
+                if k == 0:
+                    out[c] = block[c][at]
+                else:
+                    xp.maximum(out[c], block[c][at], out=out[c])
+
+        self._in_channel_parts(work, block)
         self._arg, self._padded = None, block
         return from_block(out)
+
+    def _in_channel_parts(self, work, block) -> None:
+        """``work(channels)`` over parts of the channel axis of a (C, H, W, N) block, one part per thread."""
+        threads.parallel_rows(work, block.shape[0], min_values=PARALLEL_MIN_VALUES,
+                              values_per_row=block[0].size, array=block)
 
     def _argmax(self, block, out):
         """Fill ``out`` with each window's maximum; return the offset k of its first maximum."""
@@ -139,20 +150,24 @@ class MaxPool2d(_Pool2d):
         KH, KW = self.kernel_size
         itype = np.uint8 if KH * KW <= 256 else np.int32
         arg = xp.zeros(out.shape, itype)
-        better = xp.empty(out.shape, np.bool_)
-        step = xp.empty(out.shape, itype)
-        for k, at in self._taps(*out.shape[1:3]):
-            v = block[at]  # tap k of every window
-            if k == 0:
-                out[...] = v
-                continue
-            # Strictly greater, so ties keep the first maximum. The running maximum's offset is
-            # the last k at which it rose, i.e. max over k of k * better_k; arithmetic on the
-            # mask is several times faster than masked copies.
-            xp.greater(v, out, out=better)
-            xp.maximum(out, v, out=out)
-            xp.multiply(better, itype(k), out=step)
-            xp.maximum(arg, step, out=arg)
+
+        def work(c: slice) -> None:
+            better = xp.empty(out[c].shape, np.bool_)
+            step = xp.empty(out[c].shape, itype)
+            for k, at in self._taps(*out.shape[1:3]):
+                v = block[c][at]  # tap k of every window
+                if k == 0:
+                    out[c] = v
+                    continue
+                # Strictly greater, so ties keep the first maximum. The running maximum's offset is
+                # the last k at which it rose, i.e. max over k of k * better_k; arithmetic on the
+                # mask is several times faster than masked copies.
+                xp.greater(v, out[c], out=better)
+                xp.maximum(out[c], v, out=out[c])
+                xp.multiply(better, itype(k), out=step)
+                xp.maximum(arg[c], step, out=arg[c])
+
+        self._in_channel_parts(work, block)
         return arg
 
     def backward(self, dout):
@@ -165,14 +180,18 @@ class MaxPool2d(_Pool2d):
             self._padded = None
         arg = self._arg
         dx = self._grad_block(xp, dblock.dtype)
-        hit = xp.empty(arg.shape, np.bool_)
         overlapping = self._overlapping()
-        for k, at in self._taps(*arg.shape[1:3]):
-            xp.equal(arg, k, out=hit)
-            if overlapping:
-                dx[at] += dblock * hit
-            else:
-                xp.multiply(dblock, hit, out=dx[at])
+
+        def work(c: slice) -> None:
+            hit = xp.empty(arg[c].shape, np.bool_)
+            for k, at in self._taps(*arg.shape[1:3]):
+                xp.equal(arg[c], k, out=hit)
+                if overlapping:
+                    dx[c][at] += dblock[c] * hit
+                else:
+                    xp.multiply(dblock[c], hit, out=dx[c][at])
+
+        self._in_channel_parts(work, dx)
         return self._crop(dx)
 
 

@@ -52,7 +52,8 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=CNN_MODELS.names_in_order(), choices=CNN_MODELS.names())
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--layers", action="store_true", help="also print the eight slowest layer passes")
+    parser.add_argument("--layers", action="store_true", help="also print the slowest layer passes")
+    parser.add_argument("--top", type=int, default=8, help="how many layer passes --layers prints")
     parser.add_argument("--row-block-values", type=int, default=conv.ROW_BLOCK_VALUES,
                         help="size of a stride-1 convolution's column blocks in training "
                              f"(default {conv.ROW_BLOCK_VALUES}; 0: build the whole columns matrix, as before)")
@@ -92,7 +93,7 @@ def time_model(name: str, args, x, t) -> None:
           f"{np.median(times) * 1e3:.1f}), {args.batch / best:6.0f} images/s")
     if table is not None:
         total = sum(table.values())
-        for key, seconds in sorted(table.items(), key=lambda kv: -kv[1])[:8]:
+        for key, seconds in sorted(table.items(), key=lambda kv: -kv[1])[:args.top]:
             print(f"    {key:28s} {seconds / args.repeats * 1e3:6.1f} ms  {seconds / total:4.0%}")
         by_type = collections.Counter()
         for key, seconds in table.items():

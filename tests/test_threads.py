@@ -15,6 +15,12 @@ from trainlab.optim import SGD
 from trainlab.training import Trainer
 
 
+@pytest.fixture(autouse=True)
+def small_parts(monkeypatch):
+    """Split even the small arrays of these tests."""
+    monkeypatch.setattr(threads, "PART_MIN_VALUES", 1024)
+
+
 @pytest.fixture
 def parallel():
     """Three threads (uneven parts) with BLAS on one thread, as inside Trainer.fit."""

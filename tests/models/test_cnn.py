@@ -122,6 +122,40 @@ def test_deep_convnet_follows_the_book():
     assert model.layers[7].padding == (2, 2)  # the fourth convolution pads by 2 (14 -> 16)
 
 
+def test_deep_convnet_in_the_books_order():
+    kinds = [type(m).__name__ for m in DeepConvNet(seed=0, relu_after_pool=False).layers]
+    assert kinds[:5] == ["Conv2d", "ReLU", "Conv2d", "ReLU", "MaxPool2d"]
+    kinds = [type(m).__name__ for m in DeepConvNet(seed=0).layers]
+    assert kinds[:5] == ["Conv2d", "ReLU", "Conv2d", "MaxPool2d", "ReLU"]
+
+
+@pytest.mark.parametrize("model_class, kwargs", [
+    (SimpleConvNet, {"filter_num": 4, "hidden_size": 8}),
+    (DeepConvNet, {"hidden_size": 8, "dropout": 0.0})])
+def test_relu_after_pool_is_the_books_network(model_class, kwargs, rng):
+    """conv - pool - ReLU gives the book's conv - ReLU - pool outputs, input gradients and weight gradients."""
+    x = rng.standard_normal((3, 1, 28, 28))
+    x[0] = 0.0  # an all-zero image: windows of equal (zero) values everywhere
+    x[1, :, ::2, ::2] = x[1, :, 1::2, 1::2]  # ties inside windows
+    dscores = rng.standard_normal((3, 10))
+    results = []
+    for order in (True, False):
+        model = model_class(seed=3, dtype=np.float64, input_grad=True, relu_after_pool=order, **kwargs)
+        # Random biases (the same for both) make many windows entirely negative (rectified to zero).
+        biases = np.random.default_rng(7)
+        for p in model.parameters():
+            if p.data.ndim == 1:
+                p.data[...] = biases.standard_normal(p.data.shape)
+        scores = model.forward(x, train=True)
+        dx = model.backward(dscores)
+        results.append((scores, dx, [p.grad.copy() for p in model.parameters()]))
+    (s1, dx1, g1), (s2, dx2, g2) = results
+    np.testing.assert_allclose(s1, s2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx1, dx2, rtol=1e-12, atol=1e-12)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_simple_convnet_learns_tiny_images():
     x, t = make_tiny_images(400, n_classes=4, size=8, seed=0)
     model = SimpleConvNet((1, 8, 8), filter_num=8, filter_size=3, hidden_size=32, n_classes=4, seed=0)

@@ -1,5 +1,7 @@
 """Several worker processes on one machine share the study through a journal file."""
 
+import os
+
 import pytest
 
 pytest.importorskip("optuna")
@@ -61,3 +63,13 @@ def test_a_live_worker_reruns_the_trial_of_a_dead_one(tmp_path, monkeypatch):
     rerun = trials[-1]
     assert rerun.system_attrs["retry_history"] == [dead.number] and rerun.state.name == "COMPLETE"
     assert rerun.params == dead.params
+
+
+def test_environment_sets_variables_for_the_block_and_puts_back_what_was_there(monkeypatch):
+    from trainlab.search.engine import _environment
+
+    monkeypatch.setenv("TRAINLAB_TEST_KEPT", "before")
+    monkeypatch.delenv("TRAINLAB_TEST_NEW", raising=False)
+    with _environment({"TRAINLAB_TEST_KEPT": "inside", "TRAINLAB_TEST_NEW": "1"}):
+        assert os.environ["TRAINLAB_TEST_KEPT"] == "inside" and os.environ["TRAINLAB_TEST_NEW"] == "1"
+    assert os.environ["TRAINLAB_TEST_KEPT"] == "before" and "TRAINLAB_TEST_NEW" not in os.environ

@@ -17,10 +17,6 @@ from trainlab.registry import Registry
 #: Activation layer classes by name, for MultiLayerNet(activation=...).
 ACTIVATIONS: Registry[type] = Registry("activation")
 
-#: Arrays of at least this many values are split over threads (see :mod:`trainlab.threads`);
-#: below it, starting the parts costs more than they save.
-PARALLEL_MIN_VALUES = 1 << 16
-
 
 class _Elementwise(Layer):
     def forward(self, x, *, train: bool):
@@ -35,7 +31,7 @@ class ReLU(_Elementwise):
     def _forward(self, x):
         xp = get_array_module(x)
         order = memory_order(x)
-        if order is None or x.size < PARALLEL_MIN_VALUES:
+        if order is None or x.size < 2 * threads.PART_MIN_VALUES:
             self._mask = x > 0
             return xp.maximum(x, 0)
         # Large and dense (a convolution's output): flat passes in parts, one per thread,
@@ -47,7 +43,7 @@ class ReLU(_Elementwise):
             xp.greater(x1[part], 0, out=mask1[part])
             xp.maximum(x1[part], 0, out=out1[part])
 
-        threads.parallel_rows(work, x1.size, min_values=PARALLEL_MIN_VALUES, array=x)
+        threads.parallel_rows(work, x1.size, array=x)
         self._mask = mask
         return out
 
@@ -55,12 +51,12 @@ class ReLU(_Elementwise):
         xp = get_array_module(dout)
         mask = self._mask
         order = memory_order(dout)
-        if dout.size < PARALLEL_MIN_VALUES or order is None or order != memory_order(mask):
+        if dout.size < 2 * threads.PART_MIN_VALUES or order is None or order != memory_order(mask):
             return dout * mask
         dx = xp.empty_like(dout)
         d1, dx1, mask1 = flat_view(dout, order), flat_view(dx, order), flat_view(mask, order)
         threads.parallel_rows(lambda part: xp.multiply(d1[part], mask1[part], out=dx1[part]), d1.size,
-                              min_values=PARALLEL_MIN_VALUES, array=dout)
+                              array=dout)
         return dx
 
 

@@ -105,7 +105,7 @@ def pad_block(x, PH: int, PW: int, value: float = 0.0, out=None):
         out = xp.empty((C, H + 2 * PH, W + 2 * PW, N), x.dtype)
         out.fill(value)
     interior, source = out[:, PH:PH + H, PW:PW + W, :], block_view(x)
-    threads.parallel_rows(lambda c: xp.copyto(interior[c], source[c]), C, min_values=1 << 16,
+    threads.parallel_rows(lambda c: xp.copyto(interior[c], source[c]), C,
                           values_per_row=H * W * N, array=x)
     return out
 
@@ -130,7 +130,7 @@ def im2col(x, FH: int, FW: int, stride=(1, 1), padding=(0, 0), out=None, padded=
         out = xp.empty((C * FH * FW, OH * OW * N), x.dtype)
     cols6, windows = out.reshape(C, FH, FW, OH, OW, N), window_view(block, FH, FW, SH, SW, OH, OW)
     # One copy, split over threads by channel.
-    threads.parallel_rows(lambda c: xp.copyto(cols6[c], windows[c]), C, min_values=1 << 16,
+    threads.parallel_rows(lambda c: xp.copyto(cols6[c], windows[c]), C,
                           values_per_row=FH * FW * OH * OW * N, array=x)
     return out
 
@@ -163,7 +163,7 @@ def col2im(dcol, x_shape, FH: int, FW: int, stride=(1, 1), padding=(0, 0)):
                 ws = slice(w0, w0 + (ow1 - ow0 - 1) * SW + 1, SW)
                 dx[c, hs, ws, :] += dcol6[c, i, j, oh0:oh1, ow0:ow1, :]  # (C, oh, ow, N)
 
-    threads.parallel_rows(work, C, min_values=1 << 16, values_per_row=FH * FW * OH * OW * N, array=dcol)
+    threads.parallel_rows(work, C, values_per_row=FH * FW * OH * OW * N, array=dcol)
     return from_block(dx)
 
 

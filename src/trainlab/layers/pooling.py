@@ -26,7 +26,6 @@ from trainlab import threads
 from trainlab.backend import get_array_module
 from trainlab.errors import ConfigError, DTypeError, ShapeError
 from trainlab.layers.base import Layer, check_input, register_layer
-from trainlab.layers.activations import PARALLEL_MIN_VALUES
 from trainlab.layers.conv import block_view, empty_chwn, from_block, pad_block, pair
 
 
@@ -141,8 +140,7 @@ class MaxPool2d(_Pool2d):
 
     def _in_channel_parts(self, work, block) -> None:
         """``work(channels)`` over parts of the channel axis of a (C, H, W, N) block, one part per thread."""
-        threads.parallel_rows(work, block.shape[0], min_values=PARALLEL_MIN_VALUES,
-                              values_per_row=block[0].size, array=block)
+        threads.parallel_rows(work, block.shape[0], values_per_row=block[0].size, array=block)
 
     def _argmax(self, block, out):
         """Fill ``out`` with each window's maximum; return the offset k of its first maximum."""

@@ -17,6 +17,16 @@ None; pass ``input_grad=True`` to get d loss / d image (saliency, gradient check
 Sizes are chosen so every strided convolution divides evenly (trainlab
 refuses fractional output sizes): the ResNet's 4x4 stem gives 25x25, then
 25 -> 13 -> 7.
+
+ReLU after the pool. The book's two networks end each stage with
+"conv - ReLU - max pool"; here they run it as "conv - max pool - ReLU"
+(``relu_after_pool=True``, the default). ReLU is monotone, so the largest of
+a window's rectified values is the rectified largest value, max(relu(x)) =
+relu(max(x)), and the gradients agree too: either way a window's gradient
+reaches only its first maximum, times 1 when that maximum is positive and 0
+otherwise. Outputs, gradients and parameters are the book's (the tests compare
+both orders); the ReLU passes, forward and backward, touch a quarter of the
+values. ``relu_after_pool=False`` builds the book's order.
 """
 
 from __future__ import annotations
@@ -117,6 +127,11 @@ class ConvNet(Sequential):
         return accuracy(self, x, t, batch_size)
 
 
+def _check_flag(value, name: str) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ConfigError(f"{name} must be True or False, got {value!r}")
+
+
 def _config(local: dict[str, Any]) -> dict[str, Any]:
     """A model's constructor arguments as JSON values."""
     out = {k: v for k, v in local.items() if k not in ("self", "__class__")}
@@ -135,6 +150,8 @@ class SimpleConvNet(ConvNet):
     """The book's CNN: Conv(30 5x5) - ReLU - MaxPool 2 - Linear(100) - ReLU - Linear(10).
 
     Shapes: (N, 1, 28, 28) -> (N, 10). 2.8% of its MACs are in the linear layers.
+    The layers run as Conv - MaxPool - ReLU unless ``relu_after_pool=False``:
+    the same network (see the module notes), with a quarter of the ReLU work.
 
     Reference: Saito, *Deep Learning from Scratch*, sec. 7.5 (ch07/simple_convnet.py).
     """
@@ -142,15 +159,17 @@ class SimpleConvNet(ConvNet):
     def __init__(self, input_shape: Sequence[int] = (1, 28, 28), filter_num: int = 30, filter_size: int = 5,
                  padding: int = 0, stride: int = 1, hidden_size: int = 100, n_classes: int = 10,
                  weight_init: InitSpec = "he", input_grad: bool = False, seed: int | np.random.Generator = 0,
-                 dtype=None) -> None:
+                 dtype=None, relu_after_pool: bool = True) -> None:
         config = _config(locals())
+        _check_flag(relu_after_pool, "relu_after_pool")
         C, H, W = _shape(input_shape)
         check_init_spec(weight_init)
         rng, dt = _rng(seed), resolve_dtype(dtype)
         conv = Conv2d(C, filter_num, filter_size, stride, padding, weight_init=weight_init,
                       input_grad=input_grad, rng=rng, dtype=dt)
         _, _, OH, OW = conv.output_shape((1, C, H, W))
-        super().__init__(conv, ReLU(), MaxPool2d(2), Flatten(),
+        stage = [MaxPool2d(2), ReLU()] if relu_after_pool else [ReLU(), MaxPool2d(2)]
+        super().__init__(conv, *stage, Flatten(),
                          Linear(filter_num * (OH // 2) * (OW // 2), hidden_size, weight_init=weight_init,
                                 rng=rng, dtype=dt),
                          ReLU(), Linear(hidden_size, n_classes, weight_init=weight_init, rng=rng, dtype=dt))
@@ -165,14 +184,18 @@ class DeepConvNet(ConvNet):
     ReLU after every convolution, He initialisation. The padding of 2 on the
     fourth convolution makes 14 -> 16, so the pools give 28 -> 14, 16 -> 8, 8 -> 4.
     The book also puts dropout on the logits; here the scores are left alone.
+    A ReLU followed by a pool runs after the pool instead (conv - pool - ReLU)
+    unless ``relu_after_pool=False``: the same network (see the module notes),
+    with a quarter of the ReLU work.
 
     Reference: Saito, *Deep Learning from Scratch*, sec. 8.1 (ch08/deep_convnet.py).
     """
 
     def __init__(self, input_shape: Sequence[int] = (1, 28, 28), hidden_size: int = 50, n_classes: int = 10,
                  dropout: float = 0.5, weight_init: InitSpec = "he", input_grad: bool = False,
-                 seed: int | np.random.Generator = 0, dtype=None) -> None:
+                 seed: int | np.random.Generator = 0, dtype=None, relu_after_pool: bool = True) -> None:
         config = _config(locals())
+        _check_flag(relu_after_pool, "relu_after_pool")
         C, H, W = _shape(input_shape)
         check_init_spec(weight_init)
         rng, dt = _rng(seed), resolve_dtype(dtype)
@@ -180,7 +203,8 @@ class DeepConvNet(ConvNet):
         layers: list[Layer] = []
         for item in plan:
             if item is None:
-                layers.append(MaxPool2d(2))
+                # Before the stage's last ReLU (see the module notes), or after it as in the book.
+                layers.insert(len(layers) - 1 if relu_after_pool else len(layers), MaxPool2d(2))
                 continue
             cin, cout, pad = item
             layers += [Conv2d(cin, cout, 3, padding=pad, weight_init=weight_init, rng=rng, dtype=dt,

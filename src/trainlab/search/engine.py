@@ -40,6 +40,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
+from trainlab import threads
 from trainlab.errors import ConfigError, TrainlabError
 from trainlab.fileio import atomic_write_text
 from trainlab.search.objective import BookObjective, ObjectiveConfig, OptunaObjective
@@ -188,8 +189,12 @@ def _run_processes(jobs: list[WorkerJob]) -> list[str]:
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_process_main, args=(job,), name=f"trainlab-search-{i}")
              for i, job in enumerate(jobs)]
-    for p in procs:
-        p.start()
+    # The workers share the cores: each splits its passes over its share of them (unless the
+    # user chose a thread count); a spawned process reads the variable when it starts.
+    share = {threads.ENV_VAR: str(max(1, threads.get_num_threads() // len(procs)))}
+    with _environment(share if threads.ENV_VAR not in os.environ else {}):
+        for p in procs:
+            p.start()
     try:
         for p in procs:
             p.join()
@@ -201,6 +206,21 @@ def _run_processes(jobs: list[WorkerJob]) -> list[str]:
                 p.terminate()
         raise
     return [f"worker {p.name} exited with code {p.exitcode}" for p in procs if p.exitcode != 0]
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]):
+    """Set environment variables inside the block, then put back what was there."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _split(n: int, parts: int) -> list[int]:

@@ -7,7 +7,11 @@ Both frameworks train in one run, in alternating rounds so that machine
 noise affects both; PyTorch runs with ``--threads`` threads (2 by default).
 Prints samples/s for each round and the ratio trainlab / PyTorch (above 1
 means trainlab is faster). Neither side computes the gradient of the input
-images (PyTorch does not, as they do not require it).
+images (PyTorch does not, as they do not require it). trainlab trains as
+``Trainer.fit`` does: its large passes split over its own threads
+(``TRAINLAB_NUM_THREADS``, by default one per core) with BLAS on one thread.
+For the one-thread figures run it with ``TRAINLAB_NUM_THREADS=1
+OPENBLAS_NUM_THREADS=1`` and ``--threads 1``.
 
     python benchmarks/bench_cnn.py [--models simple deep] [--steps 50 20] [--rounds 3] [--threads 2]
     python benchmarks/bench_cnn.py --json runs/bench_cnn.json    # also save the figures for cnn_table.py
@@ -23,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from common import cpu_description, he_init_torch, load_images, machine_line, time_torch, time_trainlab
 
+from trainlab import threads
 from trainlab.fileio import atomic_write_text
 from trainlab.models import DeepConvNet, SimpleConvNet
 
@@ -77,7 +82,8 @@ def main() -> None:
         parser.error("give one --steps value, or one per model")
     x, t, source = load_images(10000, flatten=False)
     record = {"source": source, "batch": args.batch, "rounds": args.rounds, "torch_threads": args.threads,
-              "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"), "load_average": os.getloadavg(),
+              "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"),
+              "trainlab_threads": threads.get_num_threads(), "load_average": os.getloadavg(),
               **cpu_description(),
               "models": {}}
     try:

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from trainlab import threads
 from trainlab.optim import Adam
 from trainlab.training import Trainer
 
@@ -59,7 +60,8 @@ def machine_line() -> str:
     processor = f" ({described})" if described else ""
     return (f"machine: {platform.machine()}{processor}, {os.cpu_count()} cores, load average "
             f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}; numpy {np.__version__}, "
-            f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+            f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+            f"trainlab threads {threads.get_num_threads()}")
 
 
 def time_trainlab(model, x, t, steps: int, batch: int) -> float:

@@ -8,7 +8,7 @@ import pytest
 
 from trainlab import threads
 from trainlab.errors import ConfigError
-from trainlab.layers import Conv2d, CrossEntropyLoss, Linear, MaxPool2d, ReLU
+from trainlab.layers import Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, Sequential
 from trainlab.layers import conv as conv_module
 from trainlab.models import DeepConvNet
 from trainlab.optim import SGD
@@ -140,7 +140,8 @@ def test_blas_on_one_thread_restores_blas_threads():
         assert blas_thread_counts() == before
 
 
-def test_trainer_fit_holds_blas_to_one_thread_and_restores_it(rng):
+@pytest.mark.parametrize("with_conv", [True, False])
+def test_trainer_fit_holds_blas_to_one_thread_for_models_with_convolutions(with_conv, rng):
     from threadpoolctl import threadpool_limits
 
     seen = []
@@ -150,15 +151,21 @@ def test_trainer_fit_holds_blas_to_one_thread_and_restores_it(rng):
             seen.append(blas_thread_counts())
             return super().forward(x, train=train)
 
-    x = rng.random((20, 4), dtype=np.float32)
+    x = rng.random((20, 1, 3, 3), dtype=np.float32)
     t = rng.integers(0, 2, 20)
-    model = Probe(4, 2, rng=rng)
+    layers = [Conv2d(1, 2, 1, rng=rng)] if with_conv else []
+    model = Sequential(*layers, Flatten(), Probe(18 if with_conv else 9, 2, rng=rng))
     with threadpool_limits(2, user_api="blas"), threads.use_threads(2):
         before = blas_thread_counts()
+        assert max(before) == 2
         Trainer(model, SGD(model.parameters(), lr=0.1), batch_size=10, epochs=1, progress=False,
                 eval_train=False).fit(x, t)
         assert blas_thread_counts() == before
-    assert seen and all(set(counts) <= {1} for counts in seen)
+    assert seen
+    if with_conv:  # trainlab's threads do the work: BLAS on one
+        assert all(set(counts) <= {1} for counts in seen)
+    else:  # linear layers alone: BLAS keeps its own threads
+        assert all(counts == before for counts in seen)
 
 
 @pytest.mark.parametrize("shape", [(300, 40, 50), (40, 30, 3000), (20, 5000, 30)], ids=["rows", "cols", "shared"])

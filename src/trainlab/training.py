@@ -9,6 +9,8 @@ experiments can record activations and gradient norms without their own loop.
 
 from __future__ import annotations
 
+import contextlib
+
 import copy
 import math
 import sys
@@ -280,10 +282,12 @@ class Trainer:
     def fit(self, x, t) -> History:
         """Train on (x, t); returns the :class:`History` (also kept as ``self.history``).
 
-        BLAS runs on one thread meanwhile, and trainlab splits its large passes
-        over its own threads instead (:mod:`trainlab.threads`).
+        When the model has layers that split their passes over trainlab's own
+        threads (convolutions, pools), BLAS runs on one thread meanwhile
+        (:func:`trainlab.threads.blas_on_one_thread`).
         """
-        with threads.blas_on_one_thread():
+        own_threads = any(m.splits_over_threads for m in self.model.modules())
+        with threads.blas_on_one_thread() if own_threads else contextlib.nullcontext():
             return self._fit(x, t)
 
     def _fit(self, x, t) -> History:

@@ -81,6 +81,9 @@ class Layer:
     """
 
     needs_input_grad: bool = True
+    #: True for layers that split their large passes over trainlab's own threads
+    #: (:mod:`trainlab.threads`); a model holding one trains with BLAS on one thread.
+    splits_over_threads: bool = False
     #: True once a container's children were swapped after construction (see :func:`replace_children`).
     children_replaced: bool = False
 

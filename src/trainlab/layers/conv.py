@@ -220,6 +220,8 @@ class Conv2d(Layer):
     Reference: Saito, *Deep Learning from Scratch*, sec. 7.2 and 7.4.
     """
 
+    splits_over_threads = True
+
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  bias: bool = True, *, weight_init: InitSpec = "he", input_grad: bool = True,
                  rng: np.random.Generator | None = None, dtype=None) -> None:

@@ -39,6 +39,8 @@ class _Pool2d(Layer):
     same way, as an (N, C, OH, OW) view of a (C, OH, OW, N) block.
     """
 
+    splits_over_threads = True
+
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
         name = type(self).__name__

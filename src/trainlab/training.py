@@ -9,7 +9,6 @@ experiments can record activations and gradient norms without their own loop.
 
 from __future__ import annotations
 
-import contextlib
 
 import copy
 import math
@@ -19,7 +18,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from trainlab import threads
+from trainlab import allocator, threads
 from trainlab.errors import ConfigError, NonFiniteError, ShapeError
 from trainlab.layers.base import Layer, Sequential
 from trainlab.layers.losses import CrossEntropyLoss, Loss
@@ -284,11 +283,17 @@ class Trainer:
 
         When the model has layers that split their passes over trainlab's own
         threads (convolutions, pools), BLAS runs on one thread meanwhile
-        (:func:`trainlab.threads.blas_on_one_thread`).
+        (:func:`trainlab.threads.blas_on_one_thread`), and the allocator keeps
+        freed memory for the next step until training ends (:mod:`trainlab.allocator`).
         """
-        own_threads = any(m.splits_over_threads for m in self.model.modules())
-        with threads.blas_on_one_thread() if own_threads else contextlib.nullcontext():
+        if not any(m.splits_over_threads for m in self.model.modules()):
             return self._fit(x, t)
+        allocator.keep_freed_memory()
+        try:
+            with threads.blas_on_one_thread():
+                return self._fit(x, t)
+        finally:
+            allocator.release_freed_memory()
 
     def _fit(self, x, t) -> History:
         from trainlab.data.batching import BatchIterator  # data depends on nothing here; avoid a cycle

@@ -21,12 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
-import numpy as np
+from common import cpu_description, machine_line
 
+from trainlab import threads
 from trainlab.checkpoint import save
 from trainlab.data import build_pipeline, load_dataset
 from trainlab.models import CNN_MODELS, create_model
@@ -111,13 +111,14 @@ def main() -> None:
                       callbacks=[timer], progress=False, eval_batch_size=500)
     config = {**vars(args), "out": str(args.out) if args.out else None, "model_args": model_args,
               "model_config": model.get_config(),
-              "optimizer": "adam", "schedule": "cosine", "steps": steps}
+              "optimizer": "adam", "schedule": "cosine", "steps": steps,
+              "machine": {**cpu_description(), "cores": os.cpu_count(), "trainlab_threads": threads.get_num_threads(),
+                          "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS")}}
     print(f"{args.model} on {args.dataset}: {model.num_parameters():,} parameters, "
           f"{model.flops_per_sample():,} multiply-adds per image; {args.epochs} epochs of "
           f"{len(x_train)} images, batch {args.batch_size}, Adam lr {args.lr} (cosine), "
           f"augment {args.augment or 'none'}, seed {args.seed}")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load average "
-          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}; numpy {np.__version__}", flush=True)
+    print(machine_line(), flush=True)
 
     start = time.perf_counter()
     stopped = False

@@ -328,8 +328,11 @@ def limit_blas_threads() -> None:
     trainlab's matrices are small (a batch of 100 by a few hundred units): a
     second BLAS thread gains little on an idle machine, and when any other
     program competes for the cores, spinning BLAS threads make training many
-    times slower. Must run before NumPy is imported; set OPENBLAS_NUM_THREADS
-    (or OMP_NUM_THREADS / MKL_NUM_THREADS) to override.
+    times slower. Convolutional networks still use every core: trainlab splits
+    their large passes over its own threads, which sleep while idle
+    (``TRAINLAB_NUM_THREADS``, see :mod:`trainlab.threads`). Must run before
+    NumPy is imported; set OPENBLAS_NUM_THREADS (or OMP_NUM_THREADS /
+    MKL_NUM_THREADS) to override.
     """
     names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
     if any(name in os.environ for name in names):

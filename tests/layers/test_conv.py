@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from trainlab import threads
 from trainlab.errors import ConfigError, DTypeError, ShapeError
 from trainlab.folding import fold_batchnorm
 from trainlab.gradcheck import check_layer_gradients
@@ -142,6 +143,24 @@ def test_chunked_eval_matches_one_pass(rng, monkeypatch):
     monkeypatch.setattr(conv_module, "EVAL_COL_LIMIT", 2 * 9 * 16)  # two samples' columns per chunk
     np.testing.assert_allclose(conv.forward(x, train=False), whole, atol=1e-12)
     with pytest.raises(RuntimeError, match="train=True"):
+        conv.backward(np.ones_like(whole))
+
+
+@pytest.mark.parametrize("name", ROW_BLOCK_CASES)
+@pytest.mark.parametrize("block_values", [1, 200, 10**9])  # one sample and row per block, a few samples, all
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_chunked_eval_in_row_blocks_matches_one_pass(name, block_values, n_threads, rng, monkeypatch):
+    """A large eval batch of a stride-1 convolution goes through row blocks, in chunks of samples."""
+    conv, x = make(name, rng)
+    x = rng.standard_normal((7,) + x.shape[1:])
+    whole = conv.forward(x, train=False)
+    monkeypatch.setattr(conv_module, "EVAL_COL_LIMIT", 1)  # every batch counts as large
+    monkeypatch.setattr(conv_module, "ROW_BLOCK_VALUES", block_values)
+    with threads.use_threads(n_threads), threads.blas_on_one_thread():
+        out = conv.forward(x, train=False)
+    np.testing.assert_allclose(out, whole, atol=1e-12)
+    assert is_chwn(out)
+    with pytest.raises(RuntimeError, match="train=True"):  # nothing was kept for backward
         conv.backward(np.ones_like(whole))
 
 

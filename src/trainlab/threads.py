@@ -6,10 +6,13 @@ in NumPy. trainlab therefore splits its large passes into parts, one per
 thread, and runs the parts at once: the calling thread takes the first part,
 a small pool of worker threads the others. NumPy releases the interpreter
 lock inside its copies, element-wise passes and BLAS calls, so the parts
-really run in parallel. Each part does its own products with BLAS held to
-one thread, so that the two kinds of threads never compete for the cores.
+really run in parallel. Each part does its own products on one BLAS thread:
+passes are split only while BLAS runs on one thread (see
+:func:`blas_on_one_thread`, which ``Trainer.fit`` uses for convolutional
+networks), so that the two kinds of threads never compete for the cores.
 Idle workers wait on a queue (they never spin), so a busy machine is not
-slowed down by them.
+slowed down by them; waking one costs some 40 microseconds, which is why
+only passes of at least :data:`PART_MIN_VALUES` values a part are split.
 
 The number of threads is ``TRAINLAB_NUM_THREADS`` when set, otherwise the
 number of cores this process may run on; :func:`set_num_threads` changes

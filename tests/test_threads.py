@@ -8,8 +8,9 @@ import pytest
 
 from trainlab import threads
 from trainlab.errors import ConfigError
-from trainlab.layers import Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, Sequential
+from trainlab.layers import BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, Sequential
 from trainlab.layers import conv as conv_module
+from trainlab.layers.layout import block_view, from_block
 from trainlab.models import DeepConvNet
 from trainlab.optim import SGD
 from trainlab.training import Trainer
@@ -256,6 +257,30 @@ def test_maxpool_on_large_arrays_split_over_threads(kernel, stride, rng):
         expected = layer.forward(x, train=False)
     with threads.use_threads(2), threads.blas_on_one_thread():
         np.testing.assert_array_equal(layer.forward(x, train=False), expected)
+
+
+@pytest.mark.parametrize("layout", ["chwn", "nchw"])
+@pytest.mark.parametrize("train", [True, False])
+def test_batchnorm2d_split_over_threads_matches_one_thread(layout, train, rng):
+    x = rng.standard_normal((6, 7, 10, 10)) * 3 + 1
+    if layout == "chwn":
+        x = from_block(np.ascontiguousarray(block_view(x)))
+    dout = rng.standard_normal(x.shape)
+    results = []
+    for count in (1, 2, 3):
+        bn = BatchNorm2d(7, dtype=np.float64)
+        bn.weight.data[...] = np.linspace(0.5, 2, 7)
+        bn.bias.data[...] = np.linspace(-1, 1, 7)
+        bn._buffers["running_var"][...] = np.linspace(0.5, 3, 7)
+        with threads.use_threads(count), threads.blas_on_one_thread():
+            out = bn.forward(x, train=train)
+            assert (bn._parts is not None) == (count > 1)  # split into channel parts, or not at all
+            dx = bn.backward(dout)
+        results.append((np.ascontiguousarray(out), np.ascontiguousarray(dx), bn.weight.grad, bn.bias.grad,
+                        bn._buffers["running_mean"].copy(), bn._buffers["running_var"].copy()))
+    for other in results[1:]:
+        for got, expected in zip(other, results[0]):
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_linear_split_over_threads_matches_one_thread(rng):

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from trainlab import threads
 from trainlab.backend import get_array_module
 from trainlab.errors import ConfigError, ShapeError
 from trainlab.layers.base import Layer, check_input, register_layer, resolve_dtype
@@ -53,6 +54,7 @@ class _BatchNorm(Layer):
         self.add_buffer("running_mean", np.zeros(C, self.dtype))
         self.add_buffer("running_var", np.ones(C, self.dtype))
         self.add_buffer("num_batches_tracked", np.zeros((), np.int64))
+        self._cache = self._parts = None  # what backward needs: one cache, or one per part of the channels
 
     # Subclasses: x -> (A, C, B) view and back; the layout tag says how to go back.
     def _to_channels(self, x, layout=None):
@@ -68,10 +70,31 @@ class _BatchNorm(Layer):
         self._check(x)
         self._shape = x.shape
         x3, self._layout = self._to_channels(x)
-        out, self._cache = batchnorm_forward(
-            x3, self.weight.data if self.affine else None, self.bias.data if self.affine else None,
-            self._buffers["running_mean"], self._buffers["running_var"],
-            eps=self.eps, momentum=self.momentum, train=train, who=self.describe())
+        gamma = self.weight.data if self.affine else None
+        beta = self.bias.data if self.affine else None
+        rm, rv = self._buffers["running_mean"], self._buffers["running_var"]
+
+        def normalise(c: slice):
+            return batchnorm_forward(x3[:, c], None if gamma is None else gamma[c], None if beta is None else beta[c],
+                                     rm[c], rv[c], eps=self.eps, momentum=self.momentum, train=train,
+                                     who=self.describe())
+
+        C = x3.shape[1]
+        if C > 1 and x3.size >= 2 * threads.PART_MIN_VALUES and threads.parallel_enabled(x3):
+            # Channels are independent: each thread normalises its own channels (the running
+            # statistics are updated through views of the buffers) and writes its slice of out.
+            xp = get_array_module(x3)
+            out = xp.empty(x3.shape, x3.dtype)
+
+            def work(_part: int, c0: int, c1: int):
+                part_out, cache = normalise(slice(c0, c1))
+                out[:, c0:c1] = part_out
+                return c0, c1, cache
+
+            min_channels = -(-threads.PART_MIN_VALUES // (x3.size // C))
+            self._parts, self._cache = threads.run_parts(work, C, min_items=min_channels, array=x3), None
+        else:
+            (out, self._cache), self._parts = normalise(slice(None)), None
         if train:
             self._buffers["num_batches_tracked"] = self._buffers["num_batches_tracked"] + 1
         return self._from_channels(out, x.shape, self._layout)
@@ -80,12 +103,31 @@ class _BatchNorm(Layer):
         if tuple(dout.shape) != tuple(self._shape):
             raise ShapeError(f"{self.describe()}: backward expects a gradient of shape {tuple(self._shape)}, "
                              f"got {tuple(dout.shape)}")
+        if self._cache is None and self._parts is None:
+            raise RuntimeError(f"{self.describe()}: backward called before forward")
         d3, _ = self._to_channels(dout, self._layout)
-        dx, dgamma, dbeta = batchnorm_backward(d3, self._cache)
+        if self._parts is not None:
+            dx, dgamma, dbeta = self._backward_in_channel_parts(d3, self._parts)
+        else:
+            dx, dgamma, dbeta = batchnorm_backward(d3, self._cache)
         if self.affine:
             self.weight.grad = dgamma
             self.bias.grad = dbeta
         return self._from_channels(dx, self._shape, self._layout)
+
+    def _backward_in_channel_parts(self, d3, parts):
+        """Backward of a forward pass done in channel parts: each part's channels in one thread."""
+        xp = get_array_module(d3)
+        C = d3.shape[1]
+        dx = xp.empty(d3.shape, d3.dtype)
+        dgamma, dbeta = xp.empty(C, d3.dtype), xp.empty(C, d3.dtype)
+
+        def work(_part: int, first: int, stop: int) -> None:
+            for c0, c1, cache in parts[first:stop]:
+                dx[:, c0:c1], dgamma[c0:c1], dbeta[c0:c1] = batchnorm_backward(d3[:, c0:c1], cache)
+
+        threads.run_parts(work, len(parts), array=d3)
+        return dx, dgamma, dbeta
 
     def scale_and_shift(self):
         """The eval-mode map as y = x * scale + shift per feature (used to fold into a layer)."""

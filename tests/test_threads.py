@@ -305,3 +305,25 @@ def test_deep_convnet_training_step_split_over_threads_matches_one_thread(rng):
         got = step()
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=2e-4, atol=2e-5)
+
+
+def test_parts_from_several_threads_while_the_count_changes(parallel):
+    """Callers in other threads (a Dask worker's tasks) keep working while the thread count changes."""
+    errors = []
+
+    def caller():
+        try:
+            for _ in range(200):
+                assert sum(b - a for a, b in threads.run_parts(lambda k, a, b: (a, b), 12)) == 12
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    callers = [threading.Thread(target=caller) for _ in range(2)]
+    for c in callers:
+        c.start()
+    for n in [2, 4, 1, 3] * 25:
+        threads.set_num_threads(n)
+    for c in callers:
+        c.join()
+    threads.set_num_threads(3)
+    assert not errors

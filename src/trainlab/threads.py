@@ -47,7 +47,8 @@ _blas: list | None = None  # threadpoolctl controllers of the loaded BLAS librar
 _inside = threading.local()  # .active: this thread is running a part (parts never split again)
 
 
-def _available_cores() -> int:
+def available_cores() -> int:
+    """The cores this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # not on Linux
@@ -69,19 +70,16 @@ def get_num_threads() -> int:
     global _num_threads
     if _num_threads is None:
         value = os.environ.get(ENV_VAR)
-        _num_threads = _available_cores() if value in (None, "") else _parse_count(value, ENV_VAR)
+        _num_threads = available_cores() if value in (None, "") else _parse_count(value, ENV_VAR)
     return _num_threads
 
 
 def set_num_threads(count: int | None) -> None:
     """Split large passes over ``count`` threads from now on (None: back to the default)."""
-    global _num_threads, _pool
+    global _num_threads
     new = None if count is None else _parse_count(count, "set_num_threads")
     with _lock:
-        old_pool, _pool = _pool, None
         _num_threads = new
-    if old_pool is not None:
-        old_pool.shutdown(wait=True)
 
 
 @contextlib.contextmanager
@@ -96,11 +94,11 @@ def use_threads(count: int | None) -> Iterator[None]:
 
 
 def _worker_pool(workers: int) -> ThreadPoolExecutor:
+    """A pool of at least ``workers`` threads. A smaller one is replaced, never shut down: another
+    thread may still be handing parts to it; its threads end once nothing refers to it."""
     global _pool, _pool_workers
     with _lock:
         if _pool is None or _pool_workers < workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
             _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="trainlab")
             _pool_workers = workers
         return _pool

@@ -34,3 +34,14 @@ def test_search_on_a_dask_cluster(tmp_path, cluster):
         more = run_search(n_trials=8, scheduler=client, out_dir=tmp_path, resume=True, plots=False,
                           retrain=False, verbose=False)
     assert len([r for r in more.trials if r["state"] in ("COMPLETE", "PRUNED")]) == 8
+
+
+def test_threads_per_host_counts_the_worker_threads_of_each_machine():
+    from trainlab.search.distributed import threads_per_host
+
+    class FakeClient:
+        def nthreads(self):
+            return {"tcp://10.0.0.1:4001": 1, "tcp://10.0.0.1:4002": 1, "tcp://10.0.0.2:4001": 4,
+                    "tls://[::1]:5000": 2}
+
+    assert threads_per_host(FakeClient()) == {"10.0.0.1": 2, "10.0.0.2": 4, "::1": 2}

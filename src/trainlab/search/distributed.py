@@ -14,8 +14,12 @@ Start a cluster by hand::
 
 from __future__ import annotations
 
+import collections
+import os
 from typing import Any
+from urllib.parse import urlsplit
 
+from trainlab import threads
 from trainlab.errors import ConfigError
 
 
@@ -40,6 +44,37 @@ def worker_slots(client) -> int:
     return max(1, sum(client.nthreads().values()))
 
 
+def _host(address: str) -> str:
+    return urlsplit(address).hostname or address
+
+
+def threads_per_host(client) -> dict[str, int]:
+    """Worker threads on each host of the cluster: how many trials may run there at once."""
+    counts: collections.Counter = collections.Counter()
+    for address, n in client.nthreads().items():
+        counts[_host(address)] += n
+    return dict(counts)
+
+
+def run_worker_sharing_cores(job, per_host: dict[str, int]) -> int:
+    """Run one job on a Dask worker, its trials split over its share of the host's cores.
+
+    The trials running at once on a host share its cores: each splits its passes
+    over cores // (worker threads on the host) trainlab threads, unless
+    ``TRAINLAB_NUM_THREADS`` is set on the worker. (The setting is per process;
+    it is put back when the task ends.)
+    """
+    from distributed import get_worker
+
+    from trainlab.search.engine import run_worker
+
+    if threads.ENV_VAR in os.environ:
+        return run_worker(job)
+    sharing = per_host.get(_host(get_worker().address), 1)
+    with threads.use_threads(max(1, threads.available_cores() // sharing)):
+        return run_worker(job)
+
+
 def run_jobs(client, jobs: list) -> list[str]:
     """Run each :class:`~trainlab.search.engine.WorkerJob` as a task; the errors of those that failed.
 
@@ -47,9 +82,9 @@ def run_jobs(client, jobs: list) -> list[str]:
     """
     from distributed import wait
 
-    from trainlab.search.engine import run_worker
-
-    futures = [client.submit(run_worker, job, pure=False, key=f"trainlab-search-{job.sampler_seed}-{i}")
+    per_host = threads_per_host(client)
+    futures = [client.submit(run_worker_sharing_cores, job, per_host, pure=False,
+                             key=f"trainlab-search-{job.sampler_seed}-{i}")
                for i, job in enumerate(jobs)]
     try:
         wait(futures)

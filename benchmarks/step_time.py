@@ -19,7 +19,7 @@ import time
 import numpy as np
 from common import machine_line
 
-from trainlab import threads
+from trainlab import allocator, threads
 from trainlab.layers import CrossEntropyLoss
 from trainlab.layers import conv
 from trainlab.models import CNN_MODELS, create_model
@@ -63,6 +63,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, 1, 28, 28), dtype=np.float32)
     t = rng.integers(0, 10, args.batch)
+    allocator.keep_freed_memory()  # as Trainer.fit does for CNNs
     with threads.blas_on_one_thread():  # as Trainer.fit: trainlab's own threads, BLAS on one
         for name in args.models:
             time_model(name, args, x, t)

@@ -4,9 +4,9 @@ A training step of a CNN allocates and frees tens of megabytes of arrays
 (each layer's output and gradient). With its default settings the C library's
 allocator (glibc's malloc, on Linux) hands much of that memory back to the
 operating system after every step and maps it afresh in the next one, and
-every fresh 4 KiB page costs a page fault: about 3,000 of them per
-DeepConvNet step at batch 100, some 10-15% of its time (measured with
-``getrusage``). :func:`keep_freed_memory` raises two thresholds so that
+every fresh 4 KiB page costs a page fault: 3,000-3,600 of them per
+DeepConvNet step at batch 100, about 10% of its time (``benchmarks/step_costs.py``
+prints both). :func:`keep_freed_memory` raises two thresholds so that
 freed blocks of up to 32 MiB stay in the process for the next step:
 
 - ``M_MMAP_THRESHOLD`` 32 MiB: arrays below it come from the heap, not

@@ -11,7 +11,7 @@ passes are split only while BLAS runs on one thread (see
 :func:`blas_on_one_thread`, which ``Trainer.fit`` uses for convolutional
 networks), so that the two kinds of threads never compete for the cores.
 Idle workers wait on a queue (they never spin), so a busy machine is not
-slowed down by them; waking one costs some 40 microseconds, which is why
+slowed down by them; waking one costs 40-70 microseconds, which is why
 only passes of at least :data:`PART_MIN_VALUES` values a part are split.
 
 The number of threads is ``TRAINLAB_NUM_THREADS`` when set, otherwise the
@@ -151,7 +151,7 @@ def blas_on_one_thread() -> Iterator[None]:
     block, never per pass.
 
     Networks of linear layers alone train faster on BLAS's own threads (they
-    answer within microseconds, where a handed-over part takes some 40): for
+    answer within microseconds, where a handed-over part takes 40-70): for
     them the Trainer leaves BLAS alone.
     """
     saved = []
@@ -236,7 +236,7 @@ def parallel_rows(work: Callable[[slice], None], rows: int, *, min_values: int |
 
 
 #: A part of an element-wise pass or copy gets at least this many values. Handing a part to a
-#: worker costs some 40 microseconds, and a worker reads data the calling thread has just written
+#: worker costs 40-70 microseconds, and a worker reads data the calling thread has just written
 #: from the other core's cache: measured, two parts beat one only from about 2**19 values on.
 PART_MIN_VALUES = 1 << 18
 

@@ -9,7 +9,6 @@ experiments can record activations and gradient norms without their own loop.
 
 from __future__ import annotations
 
-
 import copy
 import math
 import sys

@@ -1,0 +1,122 @@
+"""Where a DeepConvNet training step's time goes beyond the arithmetic: the figures docs/cnn.md quotes.
+
+Prints
+- the cost of handing one part to a worker thread (an empty ``run_parts``),
+  and when splitting an element-wise pass into two parts starts to pay;
+- page faults and milliseconds per step with freed memory kept for reuse
+  (as ``Trainer.fit`` does for CNNs) and without (``TRAINLAB_KEEP_FREED_MEMORY=0``,
+  measured in a child process, since the allocator setting is per process);
+- the speed of the convolutions' matrix products, one by one on one thread, at
+  DeepConvNet's row-block shapes (batch 100, one output row per block).
+
+    python benchmarks/step_costs.py
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+from common import machine_line
+
+from trainlab import allocator, threads
+from trainlab.layers import CrossEntropyLoss
+from trainlab.models import create_model
+
+
+def median_time(f, repeats: int) -> float:
+    f()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def hand_off() -> None:
+    empty = median_time(lambda: threads.run_parts(lambda k, a, b: None, 2), 2000)
+    print(f"hand-off: an empty two-part pass takes {empty * 1e6:.0f} us")
+    for n in (1 << 18, 1 << 19, 1 << 20, 1 << 22):
+        x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+        out, mask = np.empty_like(x), np.empty(n, bool)
+
+        def relu(_k, a, b):
+            np.greater(x[a:b], 0, out=mask[a:b])
+            np.maximum(x[a:b], 0, out=out[a:b])
+
+        one = median_time(lambda: relu(0, 0, n), 200)
+        two = median_time(lambda: threads.run_parts(relu, n), 200)
+        print(f"  ReLU pass over {n:>8,} values: one part {one * 1e6:6.0f} us, two parts {two * 1e6:6.0f} us")
+
+
+def step_faults(steps: int = 20) -> tuple[float, float]:
+    """(page faults, milliseconds) per DeepConvNet step in this process."""
+    model = create_model("deep-convnet", seed=0)
+    model.layers[0].needs_input_grad = False
+    rng = np.random.default_rng(0)
+    x = rng.random((100, 1, 28, 28), dtype=np.float32)
+    t = rng.integers(0, 10, 100)
+    loss = CrossEntropyLoss()
+
+    def step():
+        loss.forward(model.forward(x, train=True), t)
+        model.backward(loss.backward())
+
+    allocator.keep_freed_memory()  # does nothing under TRAINLAB_KEEP_FREED_MEMORY=0
+    for _ in range(3):
+        step()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    seconds = time.perf_counter() - start
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps, seconds / steps * 1e3
+
+
+def products() -> None:
+    # (rows of W, shared, columns of one output row): forward W @ cols, dW as cols @ dout.T, dx like forward.
+    shapes = [("conv2 16->16 28x28", 16, 145, 2800), ("conv4 32->32 16x16", 32, 289, 1600),
+              ("conv6 64->64 8x8", 64, 577, 800)]
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    with threadpool_limits(1, user_api="blas"):
+        for name, M, K, N in shapes:
+            w = rng.random((M, K), dtype=np.float32)
+            cols = rng.random((K, N), dtype=np.float32)
+            dout_t = rng.random((M, N), dtype=np.float32).T
+            out = np.empty((M, N), np.float32)
+            fwd = median_time(lambda: np.matmul(w, cols, out=out), 200)
+            dw = median_time(lambda: cols @ dout_t, 200)
+            flops = 2 * M * K * N
+            print(f"  {name}: forward {flops / fwd / 1e9:5.1f} GFLOP/s, dW {flops / dw / 1e9:5.1f} GFLOP/s "
+                  f"({fwd * 1e6:.0f} and {dw * 1e6:.0f} us per block)")
+
+
+def main() -> None:
+    if sys.argv[1:] == ["--child-faults"]:
+        with threads.blas_on_one_thread():
+            faults, ms = step_faults()
+        print(f"{faults} {ms}")
+        return
+    print(machine_line())
+    with threads.blas_on_one_thread():
+        hand_off()
+        kept = step_faults()
+    env = dict(os.environ, **{allocator.ENV_VAR: "0"})
+    child = subprocess.run([sys.executable, __file__, "--child-faults"], capture_output=True, text=True,
+                           env=env, check=True)
+    default = tuple(float(v) for v in child.stdout.split())
+    print(f"DeepConvNet step: freed memory kept {kept[0]:.1f} page faults, {kept[1]:.1f} ms; "
+          f"allocator defaults {default[0]:.0f} page faults, {default[1]:.1f} ms")
+    print("matrix products on one thread at DeepConvNet's row-block shapes:")
+    products()
+
+
+if __name__ == "__main__":
+    main()

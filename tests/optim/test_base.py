@@ -340,3 +340,66 @@ def test_ftrl_rejects_a_zero_accumulator():
 
     with pytest.raises(ConfigError, match="initial_accumulator_value"):
         FTRL([Parameter(np.zeros(3))], initial_accumulator_value=0.0)
+
+
+# ---- one declaration of the hyperparameters ----------------------------------------------------
+
+@pytest.mark.parametrize("name", ALL)
+def test_constructor_names_and_defaults_come_from_the_config_fields(make_params, name):
+    import dataclasses
+    import inspect
+
+    from trainlab.optim import optimizer_defaults
+
+    cls = optimizer_class(name)
+    fields = dataclasses.fields(cls.config_class)
+    positional = [f.name for f in fields if not f.kw_only]
+    keyword = [f.name for f in fields if f.kw_only]
+    assert cls.hyperparameter_names() == positional + keyword
+    signature = inspect.signature(cls)
+    assert list(signature.parameters) == ["params", *positional, *keyword]
+    assert {n: p.default for n, p in signature.parameters.items() if n != "params"} == cls.defaults()
+    assert [n for n, p in signature.parameters.items() if p.kind is p.KEYWORD_ONLY] == keyword
+    assert cls(make_params()).config == cls.config_class()  # the class's defaults are the fields'
+    built = create_optimizer(name, make_params())
+    assert built.get_config() == {"name": cls.name, **{k: list(v) if isinstance(v, tuple) else v
+                                                       for k, v in optimizer_defaults(name).items()}}
+
+
+def test_hyperparameters_by_position_as_in_pytorch(make_params):
+    opt = SGD(make_params(), 0.1, 0.9, 0.0, 1e-4, True)
+    assert (opt.config.lr, opt.config.momentum, opt.config.weight_decay, opt.config.nesterov) == (0.1, 0.9, 1e-4, True)
+    adam = Adam(make_params(), 1e-2, (0.8, 0.99), 1e-6)
+    assert (adam.config.lr, adam.config.betas, adam.config.eps) == (1e-2, (0.8, 0.99), 1e-6)
+    with pytest.raises(TypeError, match=r"SGD\(\) takes params and at most 5 positional"):
+        SGD(make_params(), 0.1, 0.9, 0.0, 1e-4, True, 1.0)
+    with pytest.raises(TypeError, match="multiple values for lr"):
+        Adam(make_params(), 0.1, lr=0.2)
+
+
+def test_unknown_keyword_to_a_constructor_names_the_optimizer(make_params):
+    with pytest.raises(ConfigError, match=r"unknown hyperparameter\(s\) betas for optimizer 'sgd'; "
+                                          r"valid: lr, momentum, dampening, weight_decay, nesterov, clip_norm"):
+        SGD(make_params(), betas=(0.9, 0.99))
+    with pytest.raises(ConfigError, match=r"beta1.* for optimizer 'nesterov'; valid: lr, momentum"):
+        create_optimizer("nesterov", make_params(), beta1=0.9)
+
+
+def test_docs_table_quotes_the_declared_defaults():
+    """Every ``name=value`` in the defaults column of docs/optimizers.md is the registry name's default."""
+    import ast
+    import re
+    from pathlib import Path
+
+    from trainlab.optim import optimizer_defaults
+
+    text = (Path(__file__).parents[2] / "docs" / "optimizers.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if re.match(r"\| `[a-z-]+`( \(`[a-z-]+`\))? \| `[A-Za-z]+` \|", line)]
+    assert {re.match(r"\| `([a-z-]+)`", row).group(1) for row in rows} == set(ALL)
+    for row in rows:
+        name = re.match(r"\| `([a-z-]+)`", row).group(1)
+        defaults = optimizer_defaults(name)
+        quoted = re.findall(r"`(\w+)=([^`]+)`", row.rsplit("|", 2)[1])
+        assert quoted, row
+        for key, value in quoted:
+            assert defaults[key] == ast.literal_eval(value), f"{name}: docs say {key}={value}, code {defaults[key]!r}"

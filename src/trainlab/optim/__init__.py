@@ -3,8 +3,9 @@
 >>> opt = create_optimizer("adam", model.named_parameters(), lr=1e-3)   # doctest: +SKIP
 >>> opt.zero_grad(); model.backward(dout); opt.step()                   # doctest: +SKIP
 
-Every optimizer takes ``(params, lr, <hyperparameters>, weight_decay, clip_norm)``;
-``lr`` may be a schedule from :mod:`trainlab.optim.schedules`. See
+Every optimizer takes ``(params, lr, <hyperparameters>, weight_decay, clip_norm)``,
+declared once in its config dataclass (:mod:`trainlab.optim.config`); ``lr``
+may be a schedule from :mod:`trainlab.optim.schedules`. See
 ``docs/optimizers.md`` for the rules and where PyTorch, Keras and the book differ.
 """
 
@@ -13,13 +14,13 @@ from trainlab.optim.adaptive import Adadelta, AdaGrad, RMSProp, adadelta_update,
 from trainlab.optim.base import (
     OPTIMIZERS,
     Optimizer,
-    OptimizerConfig,
     create_optimizer,
     optimizer_class,
     optimizer_defaults,
     register_optimizer,
 )
 from trainlab.optim.clip import clip_grad_norm, global_norm
+from trainlab.optim.config import OptimizerConfig
 from trainlab.optim.ftrl import FTRL, ftrl_update
 from trainlab.optim.schedules import (
     SCHEDULES,

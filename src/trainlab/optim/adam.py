@@ -18,11 +18,22 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
+from typing import Any
 
 from trainlab.backend import get_array_module
-from trainlab.optim._checks import check_betas, check_bool, check_choice, check_real
-from trainlab.optim.base import Optimizer, OptimizerConfig, register_optimizer
+from trainlab.optim.base import Optimizer, register_optimizer
+from trainlab.optim.config import (
+    OptimizerConfig,
+    betas_field,
+    choice_field,
+    clip_field,
+    decay_field,
+    eps_field,
+    flag_field,
+    lr_field,
+    real_field,
+)
 
 EPS_MODES = ("corrected", "hat")
 
@@ -133,24 +144,23 @@ def nadam_update(param, grad, exp_avg, exp_avg_sq, tmp, tmp2, *, step: int, lr: 
     return mu_product
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class AdamConfig(OptimizerConfig):
-    betas: tuple[float, float]
-    eps: float
-    amsgrad: bool
-    eps_mode: str
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        o = self.owner
-        self._set("betas", check_betas(o, "betas", self.betas))
-        self._set("eps", check_real(o, "eps", self.eps, low=0.0, low_open=True))
-        self._set("amsgrad", check_bool(o, "amsgrad", self.amsgrad))
-        check_choice(o, "eps_mode", self.eps_mode, EPS_MODES)
+    lr: Any = lr_field(1e-3)
+    betas: tuple[float, float] = betas_field()
+    eps: float = eps_field(1e-8)
+    weight_decay: float = decay_field()
+    amsgrad: bool = flag_field()
+    _: KW_ONLY
+    eps_mode: str = choice_field("corrected", EPS_MODES)
+    clip_norm: float | None = clip_field()
 
 
+@dataclass(frozen=True)
 class AdamWConfig(AdamConfig):
-    """AdamW's hyperparameters (the same fields as Adam's)."""
+    """AdamW's hyperparameters: Adam's, with PyTorch's default decay."""
+
+    weight_decay: float = decay_field(1e-2)
 
 
 class Adam(Optimizer):
@@ -191,12 +201,6 @@ class Adam(Optimizer):
     config_class = AdamConfig
     name = "adam"
 
-    def __init__(self, params, lr=1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, amsgrad: bool = False, *, eps_mode: str = "corrected",
-                 clip_norm: float | None = None) -> None:
-        super().__init__(params, self.config_class(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                                   amsgrad=amsgrad, eps_mode=eps_mode, clip_norm=clip_norm))
-
     def _init_state(self, data):
         xp = get_array_module(data)
         state = {"exp_avg": xp.zeros_like(data), "exp_avg_sq": xp.zeros_like(data)}
@@ -232,12 +236,6 @@ class AdamW(Adam):
     name = "adamw"
     decoupled_weight_decay = True
 
-    def __init__(self, params, lr=1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False, *, eps_mode: str = "corrected",
-                 clip_norm: float | None = None) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                         eps_mode=eps_mode, clip_norm=clip_norm)
-
     def _update(self, p, g, state, scratch, lr):
         wd = self.config.weight_decay
         if wd and p.decay:
@@ -246,15 +244,14 @@ class AdamW(Adam):
         super()._update(p, g, state, scratch, lr)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class AdamaxConfig(OptimizerConfig):
-    betas: tuple[float, float]
-    eps: float
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._set("betas", check_betas(self.owner, "betas", self.betas))
-        self._set("eps", check_real(self.owner, "eps", self.eps, low=0.0, low_open=True))
+    lr: Any = lr_field(2e-3)
+    betas: tuple[float, float] = betas_field()
+    eps: float = eps_field(1e-8)
+    weight_decay: float = decay_field()
+    _: KW_ONLY
+    clip_norm: float | None = clip_field()
 
 
 class Adamax(Optimizer):
@@ -284,11 +281,6 @@ class Adamax(Optimizer):
     config_class = AdamaxConfig
     name = "adamax"
 
-    def __init__(self, params, lr=2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, *, clip_norm: float | None = None) -> None:
-        super().__init__(params, AdamaxConfig(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                              clip_norm=clip_norm))
-
     def _init_state(self, data):
         xp = get_array_module(data)
         return {"exp_avg": xp.zeros_like(data), "exp_inf": xp.zeros_like(data)}
@@ -299,18 +291,11 @@ class Adamax(Optimizer):
                       beta1=c.betas[0], beta2=c.betas[1], eps=c.eps)
 
 
-@dataclass(frozen=True, kw_only=True)
-class NAdamConfig(OptimizerConfig):
-    betas: tuple[float, float]
-    eps: float
-    momentum_decay: float
+@dataclass(frozen=True)
+class NAdamConfig(AdamaxConfig):
+    """NAdam's hyperparameters: Adamax's (the same defaults) and the momentum schedule's ``psi``."""
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        o = self.owner
-        self._set("betas", check_betas(o, "betas", self.betas))
-        self._set("eps", check_real(o, "eps", self.eps, low=0.0, low_open=True))
-        self._set("momentum_decay", check_real(o, "momentum_decay", self.momentum_decay, low=0.0))
+    momentum_decay: float = real_field(4e-3, low=0.0)
 
 
 class NAdam(Optimizer):
@@ -347,12 +332,6 @@ class NAdam(Optimizer):
     config_class = NAdamConfig
     name = "nadam"
     n_scratch = 2
-
-    def __init__(self, params, lr=2e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, momentum_decay: float = 4e-3, *,
-                 clip_norm: float | None = None) -> None:
-        super().__init__(params, NAdamConfig(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                             momentum_decay=momentum_decay, clip_norm=clip_norm))
 
     def _init_state(self, data):
         xp = get_array_module(data)

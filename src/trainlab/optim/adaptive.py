@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
+from typing import Any
 
 from trainlab.backend import get_array_module
-from trainlab.optim._checks import check_bool, check_real
-from trainlab.optim.base import Optimizer, OptimizerConfig, register_optimizer
+from trainlab.optim.base import Optimizer, register_optimizer
+from trainlab.optim.config import (
+    OptimizerConfig,
+    clip_field,
+    decay_field,
+    eps_field,
+    flag_field,
+    lr_field,
+    real_field,
+)
 
 
 def adagrad_update(param, grad, h, tmp, *, step: int, lr: float, lr_decay: float, eps: float,
@@ -103,21 +112,16 @@ def adadelta_update(param, grad, square_avg, acc_delta, tmp, tmp2, *, lr: float,
     xp.add(param, tmp2, param)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class AdaGradConfig(OptimizerConfig):
-    lr_decay: float
-    initial_accumulator_value: float
-    eps: float
-    eps_inside_sqrt: bool
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        o = self.owner
-        self._set("lr_decay", check_real(o, "lr_decay", self.lr_decay, low=0.0))
-        self._set("initial_accumulator_value",
-                  check_real(o, "initial_accumulator_value", self.initial_accumulator_value, low=0.0))
-        self._set("eps", check_real(o, "eps", self.eps, low=0.0, low_open=True))
-        self._set("eps_inside_sqrt", check_bool(o, "eps_inside_sqrt", self.eps_inside_sqrt))
+    lr: Any = lr_field(1e-2)
+    lr_decay: float = real_field(0.0, low=0.0)
+    weight_decay: float = decay_field()
+    initial_accumulator_value: float = real_field(0.0, low=0.0)
+    eps: float = eps_field(1e-10)
+    _: KW_ONLY
+    eps_inside_sqrt: bool = flag_field()
+    clip_norm: float | None = clip_field()
 
 
 class AdaGrad(Optimizer):
@@ -153,13 +157,6 @@ class AdaGrad(Optimizer):
     config_class = AdaGradConfig
     name = "adagrad"
 
-    def __init__(self, params, lr=1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
-                 initial_accumulator_value: float = 0.0, eps: float = 1e-10, *,
-                 eps_inside_sqrt: bool = False, clip_norm: float | None = None) -> None:
-        super().__init__(params, AdaGradConfig(
-            lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps, eps_inside_sqrt=eps_inside_sqrt,
-            initial_accumulator_value=initial_accumulator_value, clip_norm=clip_norm))
-
     def _init_state(self, data):
         xp = get_array_module(data)
         return {"sum": xp.full_like(data, self.config.initial_accumulator_value)}
@@ -170,20 +167,16 @@ class AdaGrad(Optimizer):
                        eps=c.eps, eps_inside_sqrt=c.eps_inside_sqrt)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class RMSPropConfig(OptimizerConfig):
-    alpha: float
-    eps: float
-    momentum: float
-    centered: bool
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        o = self.owner
-        self._set("alpha", check_real(o, "alpha", self.alpha, low=0.0, high=1.0, high_open=True))
-        self._set("eps", check_real(o, "eps", self.eps, low=0.0, low_open=True))
-        self._set("momentum", check_real(o, "momentum", self.momentum, low=0.0))
-        self._set("centered", check_bool(o, "centered", self.centered))
+    lr: Any = lr_field(1e-2)
+    alpha: float = real_field(0.99, low=0.0, high=1.0, high_open=True)
+    eps: float = eps_field(1e-8)
+    weight_decay: float = decay_field()
+    momentum: float = real_field(0.0, low=0.0)
+    centered: bool = flag_field()
+    _: KW_ONLY
+    clip_norm: float | None = clip_field()
 
 
 class RMSProp(Optimizer):
@@ -221,11 +214,6 @@ class RMSProp(Optimizer):
     config_class = RMSPropConfig
     name = "rmsprop"
 
-    def __init__(self, params, lr=1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
-                 momentum: float = 0.0, centered: bool = False, *, clip_norm: float | None = None) -> None:
-        super().__init__(params, RMSPropConfig(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                                               momentum=momentum, centered=centered, clip_norm=clip_norm))
-
     def _init_state(self, data):
         xp = get_array_module(data)
         state = {"square_avg": xp.zeros_like(data)}
@@ -241,15 +229,14 @@ class RMSProp(Optimizer):
                        scratch[0], lr=lr, alpha=c.alpha, eps=c.eps, momentum=c.momentum, centered=c.centered)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class AdadeltaConfig(OptimizerConfig):
-    rho: float
-    eps: float
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._set("rho", check_real(self.owner, "rho", self.rho, low=0.0, high=1.0, high_open=True))
-        self._set("eps", check_real(self.owner, "eps", self.eps, low=0.0, low_open=True))
+    lr: Any = lr_field(1.0)
+    rho: float = real_field(0.9, low=0.0, high=1.0, high_open=True)
+    eps: float = eps_field(1e-6)
+    weight_decay: float = decay_field()
+    _: KW_ONLY
+    clip_norm: float | None = clip_field()
 
 
 class Adadelta(Optimizer):
@@ -281,11 +268,6 @@ class Adadelta(Optimizer):
     config_class = AdadeltaConfig
     name = "adadelta"
     n_scratch = 2
-
-    def __init__(self, params, lr=1.0, rho: float = 0.9, eps: float = 1e-6, weight_decay: float = 0.0, *,
-                 clip_norm: float | None = None) -> None:
-        super().__init__(params, AdadeltaConfig(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
-                                                clip_norm=clip_norm))
 
     def _init_state(self, data):
         xp = get_array_module(data)

@@ -1,4 +1,4 @@
-"""The optimizer base class, its hyperparameter dataclass, and the optimizer registry.
+"""The optimizer base class and the optimizer registry (hyperparameters: :mod:`trainlab.optim.config`).
 
 An optimizer does the bookkeeping (which parameters have a gradient,
 clipping, weight decay, step counts, state, checkpoints); a plain function
@@ -26,55 +26,20 @@ import dataclasses
 import functools
 import inspect
 import math
-from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterable
 
 import numpy as np
 
 from trainlab.backend import as_numpy, get_array_module
 from trainlab.errors import CheckpointError, ConfigError, ShapeError
-from trainlab.optim._checks import check_real, is_number
+from trainlab.validation import is_number
 from trainlab.optim.clip import clip_coefficient, global_norm
-from trainlab.optim.schedules import schedule_from_spec, schedule_to_spec
+from trainlab.optim.config import COMMON, OptimizerConfig, hyperparameters
+from trainlab.optim.schedules import schedule_to_spec
 from trainlab.registry import Registry
 
 #: Optimizer factories by name: a class, or a ``functools.partial`` of one with other defaults.
 OPTIMIZERS: Registry[Callable[..., "Optimizer"]] = Registry("optimizer")
-
-
-@dataclass(frozen=True, kw_only=True)
-class OptimizerConfig:
-    """Hyperparameters every optimizer has; subclasses add their own fields and checks.
-
-    ``lr`` is a positive number or a schedule (a callable ``step -> lr``; a
-    ``{"name": ..., ...}`` dict is turned into a registered schedule).
-    """
-
-    lr: Any
-    weight_decay: float
-    clip_norm: float | None
-
-    @property
-    def owner(self) -> str:
-        """The optimizer's class name, for error messages."""
-        return type(self).__name__.removesuffix("Config")
-
-    def __post_init__(self) -> None:
-        lr = self.lr
-        if isinstance(lr, dict):
-            lr = schedule_from_spec(lr)
-        if is_number(lr):
-            lr = check_real(self.owner, "lr", lr, low=0.0, low_open=True)
-        elif not callable(lr):
-            raise ConfigError(f"{self.owner}: lr must be a positive number or a schedule, got {lr!r}")
-        self._set("lr", lr)
-        self._set("weight_decay", check_real(self.owner, "weight_decay", self.weight_decay, low=0.0))
-        if self.clip_norm is not None:
-            self._set("clip_norm", check_real(self.owner, "clip_norm", self.clip_norm, low=0.0, low_open=True))
-
-    def _set(self, name: str, value) -> None:
-        # frozen dataclass: normalising a field after validation needs object.__setattr__
-        object.__setattr__(self, name, value)
 
 
 def _collect_params(owner: str, params) -> tuple[list[str], list]:
@@ -118,17 +83,19 @@ def _collect_params(owner: str, params) -> tuple[list[str], list]:
 class Optimizer:
     """Base class: bookkeeping around a per-parameter update rule.
 
-    Subclasses set ``config_class`` and ``name``, build their config in
-    ``__init__`` and call ``super().__init__(params, config)``, and implement
-    :meth:`_init_state` and :meth:`_update`.
+    Subclasses set ``config_class`` (the one declaration of their
+    hyperparameters, see :mod:`trainlab.optim.config`) and ``name``, and
+    implement :meth:`_init_state` and :meth:`_update`. The constructor is
+    derived from the config's fields: ``Cls(params, *args, **hyper)`` takes the
+    positional fields in order after ``params`` and any field by keyword.
 
     Parameters
     ----------
     params : iterable of Parameter, dict name -> Parameter, (name, Parameter) pairs, or a layer
         The parameters to update; names key the arrays of :meth:`state_dict`
         (a plain list is named "0", "1", ...).
-    config : OptimizerConfig
-        The validated hyperparameters.
+    *args, **hyper
+        Hyperparameters, checked by ``config_class`` (kept as ``self.config``).
 
     Attributes
     ----------
@@ -148,8 +115,19 @@ class Optimizer:
     #: True where ``weight_decay`` is decoupled and applied by the rule itself (AdamW).
     decoupled_weight_decay: ClassVar[bool] = False
 
-    def __init__(self, params, config: OptimizerConfig) -> None:
-        self.config = config
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        fields = hyperparameters(cls.config_class)
+        missing = [n for n in COMMON if n not in {f.name for f in fields}]
+        if missing:
+            raise TypeError(f"{cls.__name__}.config_class {cls.config_class.__name__} lacks {', '.join(missing)}")
+        kinds = {False: inspect.Parameter.POSITIONAL_OR_KEYWORD, True: inspect.Parameter.KEYWORD_ONLY}
+        cls.__signature__ = inspect.Signature(
+            [inspect.Parameter("params", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+            + [inspect.Parameter(f.name, kinds[f.kw_only], default=f.default, annotation=f.type) for f in fields])
+
+    def __init__(self, params, *args, **hyper) -> None:
+        self.config = self._make_config(args, hyper)
         self.param_names, self.params = _collect_params(type(self).__name__, params)
         self.state: list[dict[str, Any]] = []
         self._scratch: list[list] = []
@@ -176,8 +154,35 @@ class Optimizer:
     # ---- hyperparameters ---------------------------------------------------------
     @classmethod
     def hyperparameter_names(cls) -> list[str]:
-        """Keyword arguments of the constructor besides ``params``."""
-        return [n for n in inspect.signature(cls.__init__).parameters if n not in ("self", "params")]
+        """Arguments of the constructor besides ``params``, in order (the config's fields)."""
+        return [f.name for f in hyperparameters(cls.config_class)]
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Default value of every hyperparameter, in constructor order."""
+        return {f.name: f.default for f in hyperparameters(cls.config_class)}
+
+    @classmethod
+    def check_names(cls, names: Iterable[str], label: str | None = None) -> None:
+        """Raise ConfigError naming the optimizer (``label``, default its registry name) for unknown names."""
+        valid = cls.hyperparameter_names()
+        unknown = sorted(set(names) - set(valid))
+        if unknown:
+            raise ConfigError(f"unknown hyperparameter(s) {', '.join(unknown)} for optimizer "
+                              f"{(label or cls.name)!r}; valid: {', '.join(valid)}")
+
+    @classmethod
+    def _make_config(cls, args: tuple, hyper: dict[str, Any]) -> OptimizerConfig:
+        cls.check_names(hyper)
+        positional = [f.name for f in hyperparameters(cls.config_class) if not f.kw_only]
+        if len(args) > len(positional):
+            raise TypeError(f"{cls.__name__}() takes params and at most {len(positional)} positional "
+                            f"hyperparameters ({', '.join(positional)}), got {len(args)}")
+        given = dict(zip(positional, args))
+        twice = sorted(set(given) & set(hyper))
+        if twice:
+            raise TypeError(f"{cls.__name__}() got multiple values for {', '.join(twice)}")
+        return cls.config_class(**given, **hyper)
 
     @property
     def lr(self) -> float:
@@ -332,11 +337,9 @@ def optimizer_class(name: str) -> type[Optimizer]:
 
 
 def optimizer_defaults(name: str) -> dict[str, Any]:
-    """The default hyperparameters of a registry name (the class's defaults and the name's overrides)."""
+    """The default hyperparameters of a registry name (the config's defaults and the name's overrides)."""
     factory = OPTIMIZERS.get(name)
-    cls = optimizer_class(name)
-    sig = inspect.signature(cls.__init__)
-    out = {n: p.default for n, p in sig.parameters.items() if n not in ("self", "params")}
+    out = optimizer_class(name).defaults()
     if isinstance(factory, functools.partial):
         out.update(factory.keywords)
     return out
@@ -350,10 +353,5 @@ def create_optimizer(name: str, params: Iterable, **hyper) -> Optimizer:
     ``lr`` may be a number, a schedule, or a schedule spec dict.
     """
     factory = OPTIMIZERS.get(name)
-    cls = optimizer_class(name)
-    valid = cls.hyperparameter_names()
-    unknown = sorted(set(hyper) - set(valid))
-    if unknown:
-        raise ConfigError(f"unknown hyperparameter(s) {', '.join(unknown)} for optimizer "
-                          f"{OPTIMIZERS.canonical(name)!r}; valid: {', '.join(valid)}")
+    optimizer_class(name).check_names(hyper, OPTIMIZERS.canonical(name))
     return factory(params, **hyper)

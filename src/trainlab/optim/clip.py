@@ -12,7 +12,7 @@ from typing import Iterable
 
 from trainlab.backend import get_array_module
 from trainlab.errors import NonFiniteError
-from trainlab.optim._checks import check_real
+from trainlab.validation import check_real
 
 #: Added to the norm before dividing, as PyTorch does, so a zero gradient stays finite.
 CLIP_EPS = 1e-6

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
+from typing import Any
 
 from trainlab.backend import get_array_module
 from trainlab.errors import ConfigError
-from trainlab.optim._checks import check_real
-from trainlab.optim.base import Optimizer, OptimizerConfig, register_optimizer
+from trainlab.optim.base import Optimizer, register_optimizer
+from trainlab.optim.config import OptimizerConfig, clip_field, decay_field, lr_field, real_field
 
 
 def _power(xp, x, power: float, out) -> None:
@@ -54,25 +55,19 @@ def ftrl_update(param, grad, accum, linear, tmp, tmp2, *, lr: float, lr_power: f
     xp.divide(tmp, tmp2, param)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class FTRLConfig(OptimizerConfig):
-    learning_rate_power: float
-    initial_accumulator_value: float
-    l1_regularization_strength: float
-    l2_regularization_strength: float
-    l2_shrinkage_regularization_strength: float
-    beta: float
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        o = self.owner
-        self._set("learning_rate_power", check_real(o, "learning_rate_power", self.learning_rate_power, high=0.0))
-        # A zero accumulator divides 0 by 0 for any weight whose gradient is still 0.
-        self._set("initial_accumulator_value", check_real(o, "initial_accumulator_value",
-                                                          self.initial_accumulator_value, low=0.0, low_open=True))
-        for name in ("l1_regularization_strength", "l2_regularization_strength",
-                     "l2_shrinkage_regularization_strength", "beta"):
-            self._set(name, check_real(o, name, getattr(self, name), low=0.0))
+    lr: Any = lr_field(1e-3)
+    learning_rate_power: float = real_field(-0.5, high=0.0)
+    # A zero accumulator divides 0 by 0 for any weight whose gradient is still 0.
+    initial_accumulator_value: float = real_field(0.1, low=0.0, low_open=True)
+    l1_regularization_strength: float = real_field(0.0, low=0.0)
+    l2_regularization_strength: float = real_field(0.0, low=0.0)
+    l2_shrinkage_regularization_strength: float = real_field(0.0, low=0.0)
+    beta: float = real_field(0.0, low=0.0)
+    weight_decay: float = decay_field()
+    _: KW_ONLY
+    clip_norm: float | None = clip_field()
 
 
 class FTRL(Optimizer):
@@ -113,17 +108,6 @@ class FTRL(Optimizer):
     config_class = FTRLConfig
     name = "ftrl"
     n_scratch = 2
-
-    def __init__(self, params, lr=1e-3, learning_rate_power: float = -0.5, initial_accumulator_value: float = 0.1,
-                 l1_regularization_strength: float = 0.0, l2_regularization_strength: float = 0.0,
-                 l2_shrinkage_regularization_strength: float = 0.0, beta: float = 0.0,
-                 weight_decay: float = 0.0, *, clip_norm: float | None = None) -> None:
-        super().__init__(params, FTRLConfig(
-            lr=lr, learning_rate_power=learning_rate_power, initial_accumulator_value=initial_accumulator_value,
-            l1_regularization_strength=l1_regularization_strength,
-            l2_regularization_strength=l2_regularization_strength,
-            l2_shrinkage_regularization_strength=l2_shrinkage_regularization_strength, beta=beta,
-            weight_decay=weight_decay, clip_norm=clip_norm))
 
     def _init_state(self, data):
         xp = get_array_module(data)

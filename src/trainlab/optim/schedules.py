@@ -22,7 +22,7 @@ import math
 from typing import Any, Callable, Sequence
 
 from trainlab.errors import ConfigError
-from trainlab.optim._checks import check_bool, check_int, check_real, is_number
+from trainlab.validation import check_bool, check_int, check_real, is_number
 from trainlab.registry import Registry
 
 #: Schedule classes by name ("step", "cosine", ...).

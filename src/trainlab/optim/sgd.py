@@ -16,12 +16,13 @@ the new rate to its whole buffer.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
+from typing import Any
 
 from trainlab.backend import get_array_module
 from trainlab.errors import ConfigError
-from trainlab.optim._checks import check_bool, check_real
-from trainlab.optim.base import Optimizer, OptimizerConfig, register_optimizer
+from trainlab.optim.base import Optimizer, register_optimizer
+from trainlab.optim.config import OptimizerConfig, clip_field, decay_field, flag_field, lr_field, real_field
 
 
 def sgd_update(param, grad, buf, tmp, *, step: int, lr: float, momentum: float,
@@ -80,17 +81,18 @@ def momentum_update(param, grad, velocity, tmp, *, lr: float, momentum: float, n
         xp.add(param, velocity, param)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class SGDConfig(OptimizerConfig):
-    momentum: float
-    dampening: float
-    nesterov: bool
+    lr: Any = lr_field(1e-3)
+    momentum: float = real_field(0.0, low=0.0)
+    dampening: float = real_field(0.0, low=0.0, high=1.0)
+    weight_decay: float = decay_field()
+    nesterov: bool = flag_field()
+    _: KW_ONLY
+    clip_norm: float | None = clip_field()
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._set("momentum", check_real(self.owner, "momentum", self.momentum, low=0.0))
-        self._set("dampening", check_real(self.owner, "dampening", self.dampening, low=0.0, high=1.0))
-        self._set("nesterov", check_bool(self.owner, "nesterov", self.nesterov))
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ConfigError(f"{self.owner}: nesterov=True needs momentum > 0 and dampening = 0, got "
                               f"momentum={self.momentum}, dampening={self.dampening}")
@@ -129,11 +131,6 @@ class SGD(Optimizer):
     config_class = SGDConfig
     name = "sgd"
 
-    def __init__(self, params, lr=1e-3, momentum: float = 0.0, dampening: float = 0.0,
-                 weight_decay: float = 0.0, nesterov: bool = False, *, clip_norm: float | None = None) -> None:
-        super().__init__(params, SGDConfig(lr=lr, momentum=momentum, dampening=dampening,
-                                           weight_decay=weight_decay, nesterov=nesterov, clip_norm=clip_norm))
-
     def _init_state(self, data):
         xp = get_array_module(data)
         return {"momentum_buffer": xp.zeros_like(data)} if self.config.momentum else {}
@@ -144,15 +141,14 @@ class SGD(Optimizer):
                    momentum=c.momentum, dampening=c.dampening, nesterov=c.nesterov)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True)
 class MomentumConfig(OptimizerConfig):
-    momentum: float
-    nesterov: bool
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self._set("momentum", check_real(self.owner, "momentum", self.momentum, low=0.0))
-        self._set("nesterov", check_bool(self.owner, "nesterov", self.nesterov))
+    lr: Any = lr_field(0.01)
+    momentum: float = real_field(0.9, low=0.0)
+    weight_decay: float = decay_field()
+    nesterov: bool = flag_field()
+    _: KW_ONLY
+    clip_norm: float | None = clip_field()
 
 
 class Momentum(Optimizer):
@@ -188,11 +184,6 @@ class Momentum(Optimizer):
 
     config_class = MomentumConfig
     name = "momentum"
-
-    def __init__(self, params, lr=0.01, momentum: float = 0.9, weight_decay: float = 0.0,
-                 nesterov: bool = False, *, clip_norm: float | None = None) -> None:
-        super().__init__(params, MomentumConfig(lr=lr, momentum=momentum, weight_decay=weight_decay,
-                                                nesterov=nesterov, clip_norm=clip_norm))
 
     def _init_state(self, data):
         return {"velocity": get_array_module(data).zeros_like(data)}

@@ -1,9 +1,16 @@
-"""Argument checks shared by optimizers and schedules; each raises ConfigError naming the range."""
+"""Argument checks for the whole package; each raises ConfigError naming the owner, the argument and its range.
+
+``owner`` is what the argument belongs to ("Adam", "Conv2d", "experiment optimizer-mnist"),
+so the message reads ``Adam: lr=-1 is out of range; valid range: 0 <= lr``. Every
+layer, optimizer, schedule, block, data generator and experiment checks its
+arguments with these few functions (one style of message everywhere).
+"""
 
 from __future__ import annotations
 
 import math
 import numbers
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -52,6 +59,12 @@ def check_int(owner: str, name: str, value, *, low: int = 0) -> int:
     return int(value)
 
 
+def check_positive(owner: str, **values) -> None:
+    """Check that every keyword value is an integer >= 1 (``check_positive("Conv2d", in_channels=3)``)."""
+    for name, value in values.items():
+        check_int(owner, name, value, low=1)
+
+
 def check_bool(owner: str, name: str, value) -> bool:
     """Return ``value`` if it is a bool (NumPy bools included), else raise ConfigError."""
     if not isinstance(value, (bool, np.bool_)):
@@ -76,3 +89,17 @@ def check_betas(owner: str, name: str, value) -> tuple[float, float]:
         raise ConfigError(f"{owner}: {name} must be a pair (beta1, beta2), got {value!r}")
     return (check_real(owner, f"{name}[0]", pair[0], low=0.0, high=1.0, high_open=True),
             check_real(owner, f"{name}[1]", pair[1], low=0.0, high=1.0, high_open=True))
+
+
+def reject_moved(owner: str, given: Mapping[str, Any], moved: Mapping[str, str]) -> None:
+    """Refuse keyword arguments that ``owner`` no longer takes.
+
+    ``given`` holds the call's extra keywords; a name in ``moved`` raises
+    ConfigError saying where the setting went (``moved[name]``); any other
+    name raises TypeError, as Python does for an unexpected keyword.
+    """
+    for name in given:
+        if name in moved:
+            raise ConfigError(f"{owner}: {name}= is no longer accepted here; {moved[name]}")
+    if given:
+        raise TypeError(f"{owner}() got an unexpected keyword argument {next(iter(given))!r}")

@@ -145,3 +145,43 @@ def test_header_lists_every_array(tmp_path):
         assert set(meta["arrays"]) == set(f.files) - {"__trainlab__"}
     assert meta["architecture"]["type"] == "MultiLayerNet"
     assert not any(name.startswith(".") for name in os.listdir(tmp_path))
+
+
+def _write_as_older_release(path, edit_config):
+    """Rewrite a checkpoint's header as an older release wrote it: ``edit_config`` changes the model config."""
+    with np.load(path, allow_pickle=False) as f:
+        arrays = {name: f[name] for name in f.files}
+    meta = json.loads(arrays.pop("__trainlab__").tobytes())
+    edit_config(meta["architecture"]["config"])
+    arrays["__trainlab__"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_older_mlp_checkpoint_with_weight_decay_loads(tmp_path, weight_decay):
+    """Older releases kept the book's L2 strength in MultiLayerNet's config; such files still load."""
+    net, x = _net()
+    path = save(net, tmp_path / "old.npz", metadata={"epoch": 3})
+    # The layout the release before this one wrote: weight_decay between inverted_dropout and seed.
+    _write_as_older_release(path, lambda config: _insert_before(config, "seed", "weight_decay", weight_decay))
+    with np.load(path, allow_pickle=False) as f:
+        stored = json.loads(f["__trainlab__"].tobytes())["architecture"]["config"]
+    assert stored["weight_decay"] == weight_decay and list(stored).index("weight_decay") < list(stored).index("seed")
+
+    restored, meta = load_checkpoint(path)
+    assert type(restored) is MultiLayerNet and meta == {"epoch": 3}
+    assert "weight_decay" not in restored.get_config() and not hasattr(restored, "weight_decay")
+    np.testing.assert_array_equal(net.forward(x, train=False), restored.forward(x, train=False))
+    same, _ = _net(seed=9)
+    load(path, same)  # the stored weight_decay is not architecture: a model built today matches the file
+    np.testing.assert_array_equal(same.forward(x, train=False), net.forward(x, train=False))
+
+
+def _insert_before(config, before, key, value):
+    """Put ``key: value`` into the dict ``config`` just before the key ``before``."""
+    items = list(config.items())
+    config.clear()
+    for k, v in items:
+        if k == before:
+            config[key] = value
+        config[k] = v

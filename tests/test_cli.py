@@ -115,3 +115,114 @@ def test_train_a_cnn_with_augmentation(tmp_path, monkeypatch, capsys):
 def test_mlp_only_options_are_refused_for_a_cnn(tmp_path, capsys):
     assert cli.main(["train", "--model", "resnet", "--hidden", "50", "--out", str(tmp_path), "--no-progress"]) == 1
     assert "--hidden applies to --model mlp only" in capsys.readouterr().err
+
+
+def _small_dataset(name, **kw):
+    rng = np.random.default_rng(0)
+    t = np.arange(90) % 3
+    x = (np.eye(3, 12)[t] * 4 + rng.standard_normal((90, 12))).astype(np.float32)
+    return type("D", (), dict(x_train=x[:60], t_train=t[:60], x_val=x[:0], t_val=t[:0],
+                              x_test=x[60:], t_test=t[60:]))()
+
+
+def test_one_weight_decay_option_for_every_model_and_training_inside_runtime(tmp_path, monkeypatch):
+    """--l2-penalty (old name --weight-decay) is the Trainer's l2_penalty; fit runs in runtime(keep_freed_memory)."""
+    from contextlib import contextmanager
+
+    from trainlab import data as data_module
+    from trainlab import process, training
+
+    monkeypatch.setattr(data_module, "load_dataset", _small_dataset)
+    inside: list[dict] = []
+    seen = []
+
+    @contextmanager
+    def recording_runtime(*args, **kwargs):
+        inside.append(kwargs)
+        try:
+            yield
+        finally:
+            inside.pop()
+
+    class Recording(training.Trainer):
+        def __init__(self, *args, **kwargs):
+            seen.append(kwargs["l2_penalty"])
+            super().__init__(*args, **kwargs)
+
+        def fit(self, x, t):
+            assert inside == [{"keep_freed_memory": True}]
+            return super().fit(x, t)
+
+    monkeypatch.setattr(process, "runtime", recording_runtime)
+    monkeypatch.setattr(training, "Trainer", Recording)
+    for flag in ("--l2-penalty", "--weight-decay"):
+        out = tmp_path / flag.strip("-")
+        assert cli.main(["train", "--hidden", "8", "--epochs", "1", flag, "0.01", "--no-progress",
+                         "--out", str(out)]) == 0
+        config = json.loads((out / "metrics.json").read_text())["config"]
+        assert config["l2_penalty"] == 0.01 and "weight_decay" not in config
+        model, _ = load_checkpoint(out / "model.npz")
+        assert "weight_decay" not in model.get_config()
+    assert seen == [0.01, 0.01] and inside == []
+
+
+def test_l2_penalty_must_not_be_negative(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--l2-penalty", "-0.1"])
+    assert "expected a number >= 0, got '-0.1'" in capsys.readouterr().err
+
+
+def test_list_optimizers_shows_the_declared_defaults(capsys):
+    assert cli.main(["list", "optimizers"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert "AdamW(lr=0.001, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.01," in lines["adamw"]
+    assert "SGD(lr=0.001, momentum=0.9, dampening=0.0" in lines["sgd-momentum"]
+    assert "eps_mode='hat'" in lines["adam-keras"]
+
+
+def _imported_modules(path, module: str, package: str) -> set[str]:
+    """Every module an ``import`` statement in the file names, those inside functions included."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = module if path.name == "__init__.py" else module.rpartition(".")[0]
+            for _ in range(node.level - 1):
+                base = base.rpartition(".")[0]
+            source = node.module if node.level == 0 else ".".join(p for p in (base, node.module) if p)
+            found.add(source)
+            found.update(f"{source}.{alias.name}" for alias in node.names)  # kept if it names a module
+    return {name for name in found if name == package or name.startswith(package + ".")}
+
+
+def test_no_import_cycle_through_the_command_modules():
+    """An AST walk over every import of the package (function-level ones too) finds no cycle through the CLI."""
+    from pathlib import Path
+
+    import trainlab
+
+    root = Path(trainlab.__file__).parent
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph = {name: {m for m in _imported_modules(path, name, "trainlab") if m in modules}
+             for name, path in modules.items()}
+    for name in graph:  # importing a.b.c runs a and a.b first
+        graph[name] |= {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
+
+    def reachable(start: str) -> set[str]:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            m = todo.pop()
+            if m not in seen:
+                seen.add(m)
+                todo.extend(graph[m])
+        return seen
+
+    for name in ("trainlab.cli", "trainlab.search.cli", "trainlab.cliargs", "trainlab.data.cli"):
+        assert name not in reachable(name), f"{name} imports itself through {sorted(reachable(name))}"

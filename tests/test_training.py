@@ -174,3 +174,59 @@ def test_first_layer_skips_its_input_gradient_only_during_fit():
     assert net[0].needs_input_grad  # restored afterwards
     net.forward(x, train=True)
     assert net.backward(np.ones((60, 3), np.float32)).shape == (60, 4)
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_l2_penalty_follows_the_trajectory_of_the_optimizers_weight_decay(momentum):
+    """The book's lambda/2*||W||^2 in the loss and SGD's coupled weight_decay=lambda move the weights alike."""
+    lam = 0.05
+    x, t = blobs(120)
+    runs = {}
+    for form in ("l2_penalty", "weight_decay"):
+        net = MultiLayerNet(4, [8, 8], 3, use_batchnorm=True, seed=2, dtype=np.float64)
+        start = {name: p.data.copy() for name, p in net.named_parameters()}
+        optimizer = SGD(net.parameters(), lr=0.1, momentum=momentum,
+                        weight_decay=lam if form == "weight_decay" else 0.0)
+        trainer = Trainer(net, optimizer, batch_size=40, epochs=3, progress=False,
+                          l2_penalty=lam if form == "l2_penalty" else 0.0)
+        runs[form] = (net, trainer.fit(x.astype(np.float64), t), start)
+    (penalised, hist_p, start), (decayed, hist_d, _) = runs["l2_penalty"], runs["weight_decay"]
+    for (name, a), (_, b) in zip(penalised.named_parameters(), decayed.named_parameters()):
+        assert not a.decay or not np.allclose(a.data, start[name])  # the weights moved
+        np.testing.assert_allclose(a.data, b.data, rtol=1e-10, atol=1e-12, err_msg=name)
+    # Only the recorded loss differs: it includes the penalty, first of all at the starting weights.
+    penalty = 0.5 * lam * sum((start[name] ** 2).sum() for name, p in penalised.named_parameters() if p.decay)
+    assert hist_p.loss[0] == pytest.approx(hist_d.loss[0] + penalty, rel=1e-12)
+    assert all(lp > ld for lp, ld in zip(hist_p.loss, hist_d.loss))
+
+
+def test_weight_decay_is_refused_where_it_no_longer_belongs():
+    net = MultiLayerNet(4, [8], 3, seed=0)
+    with pytest.raises(ConfigError, match=r"Trainer: weight_decay= .*Trainer\(l2_penalty=.*optimizer"):
+        Trainer(net, SGD(net.parameters(), lr=0.1), epochs=1, weight_decay=1e-4)
+    with pytest.raises(ConfigError, match=r"MultiLayerNet: weight_decay= .*architecture.*l2_penalty"):
+        MultiLayerNet(4, [8], 3, weight_decay=1e-4)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epoch'"):
+        Trainer(net, SGD(net.parameters(), lr=0.1), epoch=1)
+    with pytest.raises(ConfigError, match="l2_penalty"):
+        Trainer(net, SGD(net.parameters(), lr=0.1), epochs=1, l2_penalty=-1.0)
+
+
+def test_mlp_loss_takes_the_penalty_as_an_argument():
+    rng = np.random.default_rng(0)
+    net = MultiLayerNet(5, [6], 3, seed=4, dtype=np.float64)
+    x, t = rng.standard_normal((8, 5)), rng.integers(0, 3, 8)
+    weights = [p.data for p in net.parameters() if p.decay]
+    assert net.loss(x, t, l2_penalty=0.1) == pytest.approx(
+        net.loss(x, t) + 0.05 * sum((w ** 2).sum() for w in weights), rel=1e-12)
+
+
+@pytest.mark.parametrize("bad", [dict(batch_size="16"), dict(batch_size=0), dict(batch_size=2.0),
+                                 dict(epochs=1.5), dict(epochs="3"), dict(epochs=True),
+                                 dict(iterations=2.5), dict(eval_batch_size=0), dict(eval_train=-1)])
+def test_lengths_and_sizes_must_be_integers(bad):
+    net = MultiLayerNet(4, [8], 3, seed=0)
+    settings = {"epochs": 1, **bad} if "iterations" not in bad else bad
+    name = next(iter(bad))
+    with pytest.raises(ConfigError, match=rf"Trainer: {name}"):
+        Trainer(net, SGD(net.parameters(), lr=0.1), **settings)

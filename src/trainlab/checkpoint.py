@@ -8,6 +8,12 @@ A checkpoint is one ``.npz`` archive holding
   architecture (``layer_to_spec``), the array names and a SHA-256 of every
   array's bytes, and the user's metadata.
 
+Checkpoints of earlier releases load as before. Their MultiLayerNet
+architectures may hold ``weight_decay`` (the book's L2 strength, which older
+releases kept in the model): it is a training setting, not architecture, so
+the model is rebuilt without it; pass it as ``Trainer(l2_penalty=...)`` to go
+on training the same way.
+
 It is read with ``allow_pickle=False``, so loading never runs code. Writing
 goes to a temporary file in the same folder, is flushed to disk, then
 atomically renamed over the target: a crash mid-write leaves any existing
@@ -173,10 +179,15 @@ def load(path: str | os.PathLike, model: Layer | None = None) -> Layer:
     return load_checkpoint(path, model)[0]
 
 
+#: Config keys that do not change the arrays: the seed and the initialiser, and ``weight_decay``,
+#: which MultiLayerNet configs of older releases hold (a training setting, dropped when they are rebuilt).
+_NOT_ARCHITECTURE = ("seed", "weight_init", "weight_decay")
+
+
 def _comparable(spec: Any) -> Any:
-    """Architecture without fields that do not change the arrays (seed, initialiser)."""
+    """Architecture without fields that do not change the arrays (see ``_NOT_ARCHITECTURE``)."""
     if isinstance(spec, dict):
-        return {k: _comparable(v) for k, v in spec.items() if k not in ("seed", "weight_init")}
+        return {k: _comparable(v) for k, v in spec.items() if k not in _NOT_ARCHITECTURE}
     if isinstance(spec, list):
         return [_comparable(v) for v in spec]
     return spec

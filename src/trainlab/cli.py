@@ -12,47 +12,8 @@ from pathlib import Path
 from typing import Sequence
 
 from trainlab import __version__
+from trainlab.cliargs import fraction, nonnegative_float, positive_float, positive_int, sizes
 from trainlab.errors import TrainlabError
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
-    return value
-
-
-def _sizes(text: str) -> list[int]:
-    try:
-        sizes = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes like 100,100, got {text!r}") from None
-    if any(s <= 0 for s in sizes):
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
-    return sizes
 
 
 def _init_spec(text: str):
@@ -108,25 +69,29 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--model", default="mlp", choices=_train_models(),
                    help="network: the MLP or a CNN (default: mlp)")
     p.add_argument("--dataset", default="mnist", help="mnist or fashion-mnist (default: mnist)")
-    p.add_argument("--hidden", type=_sizes, default=None,
+    p.add_argument("--hidden", type=sizes, default=None,
                    help="MLP hidden layer sizes, comma-separated (default: 100,100,100,100)")
     p.add_argument("--activation", default=None,
                    help="MLP activation: relu, sigmoid, tanh, leaky-relu (default: relu)")
     p.add_argument("--init", type=_init_spec, default=None,
                    help="MLP weight initialiser name or std, e.g. he, xavier, 0.01 (default: he)")
     p.add_argument("--batchnorm", action="store_true", default=None, help="MLP: BatchNorm after each hidden Linear")
-    p.add_argument("--dropout", type=_fraction, default=None, help="MLP dropout probability (default: 0)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 strength lambda (default: 0)")
+    p.add_argument("--dropout", type=fraction, default=None, help="MLP dropout probability (default: 0)")
+    p.add_argument("--l2-penalty", "--weight-decay", dest="l2_penalty", type=nonnegative_float, default=0.0,
+                   metavar="LAMBDA",
+                   help="the book's weight decay: lambda/2 * sum ||W||^2 added to the loss, lambda*W to the "
+                        "weights' gradients, for every model and optimizer (Trainer(l2_penalty=)); "
+                        "--weight-decay is the same option under its old name (default: 0)")
     p.add_argument("--augment", default=None,
                    help='augmentation of the training batches, e.g. "shift:2" or "shift:2 hflip" (default: none)')
     p.add_argument("--optimizer", default="adam", help="optimizer name (see 'trainlab list optimizers')")
-    p.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default: the optimizer's)")
+    p.add_argument("--lr", type=positive_float, default=None, help="learning rate (default: the optimizer's)")
     p.add_argument("--schedule", default=None, choices=list(RUN_SCHEDULES),
                    help="learning-rate schedule over the run: " + "; ".join(f"{k}: {v}" for k, v in RUN_SCHEDULES.items()))
     p.add_argument("--epochs", type=positive_int, default=5, help="epochs (default: 5)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="mini-batch size (default: 128 for the MLP, 100 for the CNNs)")
-    p.add_argument("--validation", type=_fraction, default=0.0,
+    p.add_argument("--validation", type=fraction, default=0.0,
                    help="fraction of the training set held out for validation (default: 0)")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, dropout and shuffling (default: 0)")
     p.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder (default: runs/train)")
@@ -141,6 +106,7 @@ def cmd_train(args) -> int:
     from trainlab.errors import ConfigError
     from trainlab.models import MultiLayerNet, create_model
     from trainlab.optim import create_optimizer, optimizer_defaults
+    from trainlab.process import runtime
     from trainlab.training import Trainer
 
     is_mlp = args.model == "mlp"
@@ -158,7 +124,7 @@ def cmd_train(args) -> int:
     if is_mlp:
         model = MultiLayerNet(data.x_train.shape[1], args.hidden, n_classes, activation=args.activation,
                               weight_init=args.init, use_batchnorm=args.batchnorm, dropout=args.dropout,
-                              weight_decay=args.weight_decay, seed=args.seed)
+                              seed=args.seed)
         described = (f"{model.num_parameters():,}-parameter MLP {data.x_train.shape[1]}-"
                      f"{'-'.join(map(str, args.hidden))}-{n_classes}")
     else:
@@ -181,13 +147,14 @@ def cmd_train(args) -> int:
         eval_sets = {"val": (data.x_val, data.t_val), **eval_sets}
     trainer = Trainer(model, optimizer, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
                       eval_sets=eval_sets, eval_train=10000, progress=not args.no_progress, augment=augment,
-                      weight_decay=None if is_mlp else args.weight_decay, eval_batch_size=500)
+                      l2_penalty=args.l2_penalty, eval_batch_size=500)
     print(f"training {described} on {args.dataset} ({data.x_train.shape[0]:,} images) with "
           f"{args.optimizer}, {args.epochs} epochs, batch {args.batch_size}"
           + (f", augment {args.augment}" if args.augment else ""))
-    start = time.perf_counter()
-    history = trainer.fit(data.x_train, data.t_train)
-    seconds = time.perf_counter() - start
+    with runtime(keep_freed_memory=True):
+        start = time.perf_counter()
+        history = trainer.fit(data.x_train, data.t_train)
+        seconds = time.perf_counter() - start
     for record in history.epochs:
         parts = [f"epoch {record['epoch']:>3}"] + [f"{k} {v:.4f}" for k, v in record.items()
                                                   if k not in ("epoch", "iteration")]
@@ -207,7 +174,8 @@ def cmd_train(args) -> int:
 
 
 def add_list_parser(subparsers) -> None:
-    p = subparsers.add_parser("list", help="list optimizers, initialisers, schedules, activations, layers")
+    p = subparsers.add_parser("list", help="list optimizers (with their defaults), initialisers, schedules, "
+                                           "activations, layers")
     p.add_argument("what", nargs="?", default="all",
                    choices=["all", "optimizers", "initialisers", "schedules", "activations", "layers"])
     p.set_defaults(func=cmd_list)
@@ -223,7 +191,19 @@ def cmd_list(args) -> int:
     for name, registry in tables.items():
         if args.what in ("all", name):
             print(f"{name}: {', '.join(registry.names())}")
+    if args.what == "optimizers":
+        _print_optimizer_defaults()
     return 0
+
+
+def _print_optimizer_defaults() -> None:
+    """Each registry name's hyperparameters and defaults, as its config dataclass declares them."""
+    from trainlab.optim import OPTIMIZERS, optimizer_class, optimizer_defaults
+
+    width = max(map(len, OPTIMIZERS.names()))
+    for name in OPTIMIZERS.names():
+        hyper = ", ".join(f"{k}={v!r}" for k, v in optimizer_defaults(name).items())
+        print(f"  {name:<{width}}  {optimizer_class(name).__name__}({hyper})")
 
 
 def _experiment_names() -> list[str]:

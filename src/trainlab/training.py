@@ -17,11 +17,11 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from trainlab import allocator, threads
+from trainlab import regularization
 from trainlab.errors import ConfigError, NonFiniteError, ShapeError
 from trainlab.layers.base import Layer, Sequential
 from trainlab.layers.losses import CrossEntropyLoss, Loss
-from trainlab.regularization import add_l2_gradient, l2_penalty
+from trainlab.validation import check_bool, check_int, check_real, reject_moved
 
 
 @dataclass
@@ -78,7 +78,7 @@ class GradientNormRecorder(Callback):
     """
 
     def __init__(self, every: int = 1) -> None:
-        self.every = int(every)
+        self.every = check_int("GradientNormRecorder", "every", every, low=1)
         self.steps: list[int] = []
         self.norms: dict[str, list[float]] = {}
 
@@ -218,9 +218,15 @@ class Trainer:
     eval_sets : mapping name -> (x, t), optional
         Evaluated at the end of every epoch (e.g. ``{'val': ..., 'test': ...}``).
     eval_train : bool or int, default True
-        Also evaluate on the training set; an int evaluates the first that many samples (faster).
-    weight_decay : float, optional
-        L2 penalty added to the loss and gradients; defaults to ``model.weight_decay`` if present.
+        Also evaluate on the training set; an int evaluates the first that many samples (faster;
+        0 is False).
+    l2_penalty : float, default 0
+        The book's weight decay ``lambda``: ``lambda/2 * sum ||W||^2`` joins the loss (and the
+        recorded loss) and ``lambda * W`` each weight's gradient, for parameters with
+        ``decay=True`` (see :mod:`trainlab.regularization`). The optimizer's own
+        ``weight_decay`` adds the same gradient term without the loss term (with SGD the two
+        give the same parameters); AdamW's is the decoupled form. ``weight_decay=`` here
+        raises ConfigError saying so.
     augment : callable (x, rng) -> x, optional
         Applied to each training batch.
     callbacks : iterable of Callback
@@ -238,31 +244,30 @@ class Trainer:
     def __init__(self, model: Layer, optimizer, *, loss_fn: Loss | None = None, batch_size: int = 100,
                  epochs: int | None = None, iterations: int | None = None, seed: int = 0,
                  eval_sets: Mapping[str, tuple] | None = None, eval_train: bool | int = True,
-                 weight_decay: float | None = None, augment=None, callbacks: Iterable[Callback] = (),
-                 progress: bool = True, eval_batch_size: int = 1000, on_nonfinite: str = "raise") -> None:
+                 l2_penalty: float = 0.0, augment=None, callbacks: Iterable[Callback] = (),
+                 progress: bool = True, eval_batch_size: int = 1000, on_nonfinite: str = "raise",
+                 **removed) -> None:
+        reject_moved("Trainer", removed, {"weight_decay": regularization.WEIGHT_DECAY_MOVED})
         if on_nonfinite not in ("raise", "stop"):
             raise ConfigError(f"on_nonfinite must be 'raise' or 'stop', got {on_nonfinite!r}")
         if (epochs is None) == (iterations is None):
             raise ConfigError("give exactly one of epochs or iterations")
-        length = epochs if epochs is not None else iterations
-        if int(length) <= 0:
-            raise ConfigError(f"epochs/iterations must be positive, got {length}")
-        if int(batch_size) <= 0:
-            raise ConfigError(f"batch_size must be positive, got {batch_size}")
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = CrossEntropyLoss() if loss_fn is None else loss_fn
-        self.batch_size = int(batch_size)
-        self.epochs = None if epochs is None else int(epochs)
-        self.iterations = None if iterations is None else int(iterations)
+        self.batch_size = check_int("Trainer", "batch_size", batch_size, low=1)
+        self.epochs = None if epochs is None else check_int("Trainer", "epochs", epochs, low=1)
+        self.iterations = None if iterations is None else check_int("Trainer", "iterations", iterations, low=1)
         self.seed = seed
         self.eval_sets = dict(eval_sets or {})
+        if not isinstance(eval_train, bool):
+            eval_train = check_int("Trainer", "eval_train", eval_train, low=0)
         self.eval_train = eval_train
-        self.weight_decay = float(getattr(model, "weight_decay", 0.0) if weight_decay is None else weight_decay)
+        self.l2_penalty = check_real("Trainer", "l2_penalty", l2_penalty, low=0.0)
         self.augment = augment
         self.callbacks = list(callbacks)
-        self.progress = progress
-        self.eval_batch_size = int(eval_batch_size)
+        self.progress = check_bool("Trainer", "progress", progress)
+        self.eval_batch_size = check_int("Trainer", "eval_batch_size", eval_batch_size, low=1)
         self.on_nonfinite = on_nonfinite
         self.history = History()
         self._train_data = (None, None)
@@ -280,19 +285,10 @@ class Trainer:
     def fit(self, x, t) -> History:
         """Train on (x, t); returns the :class:`History` (also kept as ``self.history``).
 
-        When the model has layers that split their passes over trainlab's own
-        threads (convolutions, pools), BLAS runs on one thread meanwhile
-        (:func:`trainlab.threads.blas_on_one_thread`), and the allocator keeps
-        freed memory for the next step until training ends (:mod:`trainlab.allocator`).
+        Nothing process-wide changes here: for trainlab's threads and kept
+        memory, run it inside :func:`trainlab.runtime`.
         """
-        if not any(m.splits_over_threads for m in self.model.modules()):
-            return self._fit(x, t)
-        allocator.keep_freed_memory()
-        try:
-            with threads.blas_on_one_thread():
-                return self._fit(x, t)
-        finally:
-            allocator.release_freed_memory()
+        return self._fit(x, t)
 
     def _fit(self, x, t) -> History:
         from trainlab.data.batching import BatchIterator  # data depends on nothing here; avoid a cycle
@@ -355,8 +351,8 @@ class Trainer:
                 # Auxiliary classifiers (Inception): their weighted losses join the total, and
                 # each head adds its own gradient into the trunk during model.backward.
                 loss += head.auxiliary_loss(tb)
-        if self.weight_decay:
-            loss += l2_penalty(params, self.weight_decay)
+        if self.l2_penalty:
+            loss += regularization.l2_penalty(params, self.l2_penalty)
         if not math.isfinite(loss):
             culprit = find_first_nonfinite(self.model, xb)
             where = f"the first non-finite output came from {culprit}" if culprit else \
@@ -366,8 +362,8 @@ class Trainer:
                 f"Try a smaller learning rate (now {getattr(self.optimizer, 'lr', '?')}), "
                 f"gradient clipping, or BatchNorm.")
         self.model.backward(self.loss_fn.backward())
-        if self.weight_decay:
-            add_l2_gradient(params, self.weight_decay)
+        if self.l2_penalty:
+            regularization.add_l2_gradient(params, self.l2_penalty)
         for cb in self.callbacks:
             cb.on_backward(self, step)
         self.optimizer.step()

@@ -99,6 +99,12 @@ def test_argument_validation(kwargs, error):
         BatchIterator(x, t, **args)
 
 
+def test_batch_size_error_names_the_iterator():
+    x, t = _data(10)
+    with pytest.raises(ConfigError, match=r"BatchIterator: batch_size must be an integer >= 1, got '16'"):
+        BatchIterator(x, t, "16")
+
+
 def test_length_mismatch_is_a_shape_error():
     with pytest.raises(ShapeError, match="10 samples but t has 9"):
         BatchIterator(np.zeros((10, 2)), np.zeros(9), 4)

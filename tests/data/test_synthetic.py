@@ -73,3 +73,12 @@ def test_tiny_images_are_learnable_by_nearest_class_mean():
 def test_bad_arguments(call):
     with pytest.raises(ConfigError):
         call()
+
+
+def test_argument_errors_name_the_function_and_the_range():
+    with pytest.raises(ConfigError, match=r"make_clusters: n_centers must be an integer >= 1, got 2\.0"):
+        make_clusters(n_centers=2.0)
+    with pytest.raises(ConfigError, match=r"make_spirals: noise=-1 is out of range; valid range: 0 <= noise"):
+        make_spirals(noise=-1)
+    with pytest.raises(ConfigError, match=r"make_tiny_images: size=2 is out of range; valid range: size >= 4"):
+        make_tiny_images(size=2)

@@ -26,6 +26,7 @@ from trainlab.backend import get_array_module
 from trainlab.data.warp import affine_coords, sample, smooth
 from trainlab.errors import ConfigError, DTypeError, ShapeError
 from trainlab.registry import Registry
+from trainlab.validation import check_choice, check_int, check_real
 
 TRANSFORMS: Registry[type] = Registry("augmentation")
 
@@ -61,13 +62,9 @@ def to_nchw(x, image_shape: Sequence[int] | None = None):
 
 def _number(name: str, value: Any, lo: float | None = None, hi: float | None = None,
             integer: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    if integer and float(value) != int(value):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    if not math.isfinite(float(value)) or (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ConfigError(f"{name} must be in [{lo}, {hi}], got {value!r}")
-    return int(value) if integer else float(value)
+    if integer:
+        return check_int("augmentation", name, value, low=int(lo or 0))
+    return check_real("augmentation", name, value, low=lo, high=hi)
 
 
 def _range(name: str, value: Any, center: float, lo: float = 0.0) -> tuple[float, float]:
@@ -86,9 +83,7 @@ def _range(name: str, value: Any, center: float, lo: float = 0.0) -> tuple[float
 
 
 def _mode(value: Any) -> str:
-    if value not in ("bilinear", "nearest"):
-        raise ConfigError(f"interpolation must be 'bilinear' or 'nearest', got {value!r}")
-    return value
+    return check_choice("augmentation", "interpolation", value, ("bilinear", "nearest"))
 
 
 class Transform:

@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from trainlab.errors import ConfigError, ShapeError
+from trainlab.validation import check_int
 
 
 class BatchIterator:
@@ -52,8 +53,7 @@ class BatchIterator:
                  dtype: Any = np.float32, shape: Sequence[int] | None = None) -> None:
         if len(x) != len(t):
             raise ShapeError(f"x has {len(x)} samples but t has {len(t)}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        batch_size = check_int("BatchIterator", "batch_size", batch_size, low=1)
         if augment is not None and not callable(augment):
             raise ConfigError(f"augment must be callable, got {type(augment).__name__}")
         self.x, self.t = x, t

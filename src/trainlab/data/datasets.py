@@ -13,6 +13,7 @@ Reference: Saito, *Deep Learning from Scratch*, ch. 3.6 (``dataset/mnist.py``).
 
 from __future__ import annotations
 
+import numbers
 import os
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -24,6 +25,7 @@ from trainlab.data.fetching import load_arrays
 from trainlab.data.sources import find_idx_files, read_idx_set
 from trainlab.errors import ConfigError, DataError
 from trainlab.registry import Registry
+from trainlab.validation import check_int, check_real
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,16 +70,14 @@ class DataSplits:
 
 
 def _n_validation(validation: float | int, n: int) -> int:
-    if isinstance(validation, (bool, np.bool_)):
-        raise ConfigError("validation must be a fraction in [0, 1) or a count, not a bool")
-    if isinstance(validation, (int, np.integer)):
-        count = int(validation)
-        if not 0 <= count < n:
-            raise ConfigError(f"validation count must be in [0, {n}), got {count}")
+    """A count of held-out samples (an integer in [0, n)) from a count or a fraction in [0, 1)."""
+    if isinstance(validation, numbers.Integral) and not isinstance(validation, bool):
+        count = check_int("prepare_splits", "validation", validation, low=0)
+        if count >= n:
+            raise ConfigError(f"prepare_splits: validation count must be below the {n} training samples, "
+                              f"got {count}")
         return count
-    frac = float(validation)
-    if not 0.0 <= frac < 1.0:
-        raise ConfigError(f"validation fraction must be in [0, 1), got {validation}")
+    frac = check_real("prepare_splits", "validation", validation, low=0.0, high=1.0, high_open=True)
     return int(round(frac * n))
 
 

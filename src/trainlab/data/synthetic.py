@@ -12,12 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from trainlab.errors import ConfigError, DataError
-
-
-def _positive_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+from trainlab.validation import check_int, check_real
 
 
 def make_clusters(n_centers: int = 10, n_per_center: int = 100, low: float = -8.0, high: float = 8.0,
@@ -48,12 +43,11 @@ def make_clusters(n_centers: int = 10, n_per_center: int = 100, low: float = -8.
     x : ndarray, shape (n_centers * n_per_center, 2), float32
     t : ndarray, shape (n_centers * n_per_center,), int64
     """
-    n_centers = _positive_int("n_centers", n_centers)
-    n_per_center = _positive_int("n_per_center", n_per_center)
-    if not high > low:
-        raise ConfigError(f"high must exceed low, got low={low}, high={high}")
-    if noise_std < 0:
-        raise ConfigError(f"noise_std must be >= 0, got {noise_std}")
+    n_centers = check_int("make_clusters", "n_centers", n_centers, low=1)
+    n_per_center = check_int("make_clusters", "n_per_center", n_per_center, low=1)
+    low = check_real("make_clusters", "low", low)
+    high = check_real("make_clusters", "high", high, low=low, low_open=True)
+    noise_std = check_real("make_clusters", "noise_std", noise_std, low=0.0)
     t = np.repeat(np.arange(n_centers, dtype=np.int64), n_per_center)
     if legacy:
         if not isinstance(seed, (int, np.integer)):
@@ -83,10 +77,9 @@ def make_spirals(n_classes: int = 3, n_per_class: int = 100, noise: float = 0.2,
     x : ndarray, shape (n_classes * n_per_class, 2), float32, in [-1, 1]
     t : ndarray, shape (n_classes * n_per_class,), int64
     """
-    n_classes = _positive_int("n_classes", n_classes)
-    n_per_class = _positive_int("n_per_class", n_per_class)
-    if noise < 0:
-        raise ConfigError(f"noise must be >= 0, got {noise}")
+    n_classes = check_int("make_spirals", "n_classes", n_classes, low=1)
+    n_per_class = check_int("make_spirals", "n_per_class", n_per_class, low=1)
+    noise = check_real("make_spirals", "noise", noise, low=0.0)
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     r = np.tile(np.linspace(0.0, 1.0, n_per_class), n_classes)         # (K*n,)
     t = np.repeat(np.arange(n_classes, dtype=np.int64), n_per_class)  # (K*n,)
@@ -130,13 +123,12 @@ def make_tiny_images(n: int = 512, n_classes: int = 4, size: int = 8, noise: flo
     x : ndarray, shape (n, 1, size, size), float32
     t : ndarray, shape (n,), int64, balanced classes in random order
     """
-    n = _positive_int("n", n)
-    n_classes = _positive_int("n_classes", n_classes)
-    size = _positive_int("size", size)
+    n = check_int("make_tiny_images", "n", n, low=1)
+    n_classes = check_int("make_tiny_images", "n_classes", n_classes, low=1)
+    size = check_int("make_tiny_images", "size", size, low=4)
+    noise = check_real("make_tiny_images", "noise", noise, low=0.0)
     if n_classes > 10:
         raise ConfigError(f"make_tiny_images has 10 patterns, asked for n_classes={n_classes}")
-    if size < 4:
-        raise ConfigError(f"size must be >= 4, got {size}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     t = rng.permutation(np.arange(n) % n_classes).astype(np.int64)
     base = _prototypes(size)[t]                                   # (n, s, s)

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from trainlab.errors import ConfigError
+from trainlab import regularization
 from trainlab.init import InitSpec, check_init_spec
 from trainlab.layers.activations import ACTIVATIONS
 from trainlab.layers.base import Sequential, register_layer, resolve_dtype
@@ -14,7 +14,10 @@ from trainlab.layers.batchnorm import BatchNorm1d
 from trainlab.layers.dropout import Dropout
 from trainlab.layers.linear import Linear
 from trainlab.layers.losses import CrossEntropyLoss
-from trainlab.regularization import add_l2_gradient, l2_penalty
+from trainlab.validation import check_bool, check_int, check_real, reject_moved
+
+#: Keys of configs that older releases saved and that are not architecture (dropped on rebuild).
+LEGACY_CONFIG_KEYS = ("weight_decay",)
 
 
 @register_layer
@@ -22,8 +25,15 @@ class MultiLayerNet(Sequential):
     """Linear -> [BatchNorm1d] -> activation -> [Dropout], repeated, then a Linear to the scores.
 
     The output is the class scores (logits); :meth:`loss` applies softmax
-    cross-entropy and, when ``weight_decay > 0``, the L2 penalty
-    0.5 * weight_decay * sum ||W||^2 over the Linear weights, as in the book.
+    cross-entropy and, when ``l2_penalty > 0``, the book's L2 penalty
+    0.5 * l2_penalty * sum ||W||^2 over the Linear weights.
+
+    The model holds its architecture only. The book's ``weight_decay_lambda``
+    is a training setting: ``Trainer(l2_penalty=...)`` (or the ``l2_penalty``
+    argument of :meth:`loss` and :meth:`gradient`); ``weight_decay=`` here
+    raises ConfigError. Checkpoints of older releases, whose config held
+    ``weight_decay``, still load: the key is dropped, so a nonzero value saved
+    there has to be given to the Trainer again to continue the same training.
 
     Parameters
     ----------
@@ -42,8 +52,6 @@ class MultiLayerNet(Sequential):
         Drop probability after each hidden activation (0 disables it).
     inverted_dropout : bool, default True
         PyTorch's inverted dropout; False gives the book's form (see :class:`Dropout`).
-    weight_decay : float, default 0.0
-        L2 strength (the book's ``weight_decay_lambda``).
     seed : int or numpy.random.Generator, default 0
         Source of initial weights and dropout masks.
     dtype : floating dtype, default float32
@@ -55,20 +63,22 @@ class MultiLayerNet(Sequential):
 
     def __init__(self, input_size: int, hidden_sizes: Sequence[int], output_size: int,
                  activation: str = "relu", weight_init: InitSpec = "he",
-                 use_batchnorm: bool = False, dropout: float = 0.0, weight_decay: float = 0.0,
-                 seed: int | np.random.Generator = 0, dtype=None, *, inverted_dropout: bool = True) -> None:
-        hidden_sizes = [int(h) for h in hidden_sizes]
-        if int(input_size) <= 0 or int(output_size) <= 0 or any(h <= 0 for h in hidden_sizes):
-            raise ConfigError(f"MultiLayerNet sizes must be positive, got input {input_size}, "
-                              f"hidden {hidden_sizes}, output {output_size}")
-        if weight_decay < 0:
-            raise ConfigError(f"weight_decay must be >= 0, got {weight_decay}")
+                 use_batchnorm: bool = False, dropout: float = 0.0, *, seed: int | np.random.Generator = 0,
+                 dtype=None, inverted_dropout: bool = True, **removed) -> None:
+        reject_moved("MultiLayerNet", removed, {"weight_decay": "a model holds its architecture only; "
+                                                                + regularization.WEIGHT_DECAY_MOVED})
+        input_size = check_int("MultiLayerNet", "input_size", input_size, low=1)
+        output_size = check_int("MultiLayerNet", "output_size", output_size, low=1)
+        hidden_sizes = [check_int("MultiLayerNet", f"hidden_sizes[{i}]", h, low=1)
+                        for i, h in enumerate(hidden_sizes)]
+        use_batchnorm = check_bool("MultiLayerNet", "use_batchnorm", use_batchnorm)
+        inverted_dropout = check_bool("MultiLayerNet", "inverted_dropout", inverted_dropout)
         act_cls = ACTIVATIONS.get(activation)
         check_init_spec(weight_init)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         dt = resolve_dtype(dtype)
         layers = []
-        sizes = [int(input_size), *hidden_sizes]
+        sizes = [input_size, *hidden_sizes]
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             layers.append(Linear(fan_in, fan_out, weight_init=weight_init, rng=rng, dtype=dt))
             if use_batchnorm:
@@ -76,13 +86,12 @@ class MultiLayerNet(Sequential):
             layers.append(act_cls())
             if dropout:
                 layers.append(Dropout(dropout, inverted=inverted_dropout, rng=rng))
-        layers.append(Linear(sizes[-1], int(output_size), weight_init=weight_init, rng=rng, dtype=dt))
+        layers.append(Linear(sizes[-1], output_size, weight_init=weight_init, rng=rng, dtype=dt))
         super().__init__(*layers)
-        self.input_size, self.hidden_sizes, self.output_size = int(input_size), hidden_sizes, int(output_size)
+        self.input_size, self.hidden_sizes, self.output_size = input_size, hidden_sizes, output_size
         self.activation, self.weight_init = activation, weight_init
-        self.use_batchnorm, self.dropout = bool(use_batchnorm), float(dropout)
-        self.inverted_dropout = bool(inverted_dropout)
-        self.weight_decay = float(weight_decay)
+        self.use_batchnorm, self.dropout = use_batchnorm, float(dropout)
+        self.inverted_dropout = inverted_dropout
         self.seed = seed if isinstance(seed, int) else None
         self.dtype = dt
         self.loss_layer = CrossEntropyLoss()
@@ -92,16 +101,17 @@ class MultiLayerNet(Sequential):
         """Class scores (N, output_size)."""
         return self.forward(x, train=train)
 
-    def loss(self, x, t, *, train: bool = True) -> float:
-        """Cross-entropy of the scores plus the L2 penalty."""
+    def loss(self, x, t, *, train: bool = True, l2_penalty: float = 0.0) -> float:
+        """Cross-entropy of the scores plus the book's L2 penalty ``l2_penalty/2 * sum ||W||^2``."""
+        l2_penalty = check_real("MultiLayerNet.loss", "l2_penalty", l2_penalty, low=0.0)
         scores = self.forward(x, train=train)
-        return self.loss_layer.forward(scores, t) + l2_penalty(self.parameters(), self.weight_decay)
+        return self.loss_layer.forward(scores, t) + regularization.l2_penalty(self.parameters(), l2_penalty)
 
-    def gradient(self, x, t) -> float:
+    def gradient(self, x, t, *, l2_penalty: float = 0.0) -> float:
         """Forward, backward and L2 in one call; leaves gradients in the parameters and returns the loss."""
-        loss = self.loss(x, t, train=True)
+        loss = self.loss(x, t, train=True, l2_penalty=l2_penalty)
         self.backward(self.loss_layer.backward())
-        add_l2_gradient(self.parameters(), self.weight_decay)
+        regularization.add_l2_gradient(self.parameters(), l2_penalty)
         return loss
 
     def accuracy(self, x, t, batch_size: int = 1000) -> float:
@@ -115,9 +125,9 @@ class MultiLayerNet(Sequential):
                 "output_size": self.output_size, "activation": self.activation,
                 "weight_init": self.weight_init, "use_batchnorm": self.use_batchnorm,
                 "dropout": self.dropout, "inverted_dropout": self.inverted_dropout,
-                "weight_decay": self.weight_decay,
                 "seed": self.seed if self.seed is not None else 0, "dtype": self.dtype.name}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "MultiLayerNet":
-        return cls(**config)
+        """Rebuild from :meth:`get_config`, also from the configs of older releases (see the class notes)."""
+        return cls(**{k: v for k, v in config.items() if k not in LEGACY_CONFIG_KEYS})

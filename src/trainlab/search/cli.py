@@ -14,7 +14,7 @@ import threading
 import time
 from pathlib import Path
 
-from trainlab.cli import positive_int as _positive_int
+from trainlab.cliargs import positive_int
 
 
 def add_search_parser(subparsers) -> None:
@@ -33,16 +33,16 @@ def add_search_parser(subparsers) -> None:
     p.add_argument("--sampler", choices=["random", "tpe"], default=None, help="default: random")
     p.add_argument("--pruner", choices=["none", "hyperband", "successive-halving"], default=None,
                    help="stop lagging trials early (default: none)")
-    p.add_argument("--trials", type=_positive_int, default=None,
+    p.add_argument("--trials", type=positive_int, default=None,
                    help="trials to finish in all, resumed ones included (default: 100)")
-    p.add_argument("--epochs", type=_positive_int, default=None, help="epochs per trial (default: 50)")
-    p.add_argument("--samples", type=_positive_int, default=None,
+    p.add_argument("--epochs", type=positive_int, default=None, help="epochs per trial (default: 50)")
+    p.add_argument("--samples", type=positive_int, default=None,
                    help="training images used, 20%% of them for validation (default: 500)")
     p.add_argument("--dataset", choices=["mnist", "fashion-mnist", "synthetic"], default=None,
                    help="default: mnist; 'synthetic' is generated, for tests")
     p.add_argument("--out", type=Path, default=Path("runs/search"), help="output folder (default: runs/search)")
     p.add_argument("--resume", action="store_true", help="continue the search in --out")
-    p.add_argument("--workers", type=_positive_int, default=1,
+    p.add_argument("--workers", type=positive_int, default=1,
                    help="worker processes on this machine, or tasks on the cluster (default: 1)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
                    help="run the trials on this Dask scheduler's workers")

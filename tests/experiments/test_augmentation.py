@@ -8,7 +8,8 @@ import pytest
 
 from trainlab.errors import ConfigError, UnknownNameError
 from trainlab.experiments import run_experiment
-from trainlab.experiments.augmentation import Config, book, check, decode_images, encode_images
+from trainlab.experiments.augmentation import Config, book, check
+from trainlab.plots.augmentation import decode_images, encode_images
 
 NAME = "augmentation"
 OVERRIDES = {"dataset": "synthetic", "n_train": 200, "n_test": 200, "epochs": 6, "window": 2,

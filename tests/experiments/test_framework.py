@@ -98,3 +98,92 @@ def test_load_subset_takes_the_first_images_and_allows_no_test_set():
     for n_train, n_test in ((0, 5), (5, -1)):
         with pytest.raises(ConfigError, match="n_train must be positive and n_test at least 0"):
             load_subset("synthetic", n_train, n_test)
+
+
+def _trainlab_imports(path) -> set[str]:
+    """Every trainlab module a source file imports, at the top or inside functions."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("trainlab"):
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("trainlab"))
+    return found
+
+
+def test_experiments_do_not_import_each_other_and_plots_import_no_experiment():
+    from pathlib import Path
+
+    import trainlab.experiments as package
+    import trainlab.plots
+
+    experiments = {spec.run.__module__ for spec in map(EXPERIMENTS.get, EXPERIMENTS.names_in_order())}
+    for path in sorted(Path(package.__file__).parent.glob("*.py")):
+        module = f"trainlab.experiments.{path.stem}"
+        if module in experiments:
+            assert not (_trainlab_imports(path) & (experiments - {module})), module
+    for path in sorted(Path(trainlab.plots.__file__).parent.glob("*.py")):
+        imported = _trainlab_imports(path)
+        assert not any(m.startswith("trainlab.experiments") for m in imported), path.name
+
+
+def test_each_spec_names_its_plot_function_in_trainlab_plots():
+    for name in EXPERIMENTS.names_in_order():
+        if name == "hyperparameter-search":
+            continue
+        assert EXPERIMENTS.get(name).plot.__module__.startswith("trainlab.plots."), name
+
+
+def test_reproduce_runs_every_experiment_inside_one_runtime_block(tmp_path, monkeypatch):
+    import contextlib
+    from dataclasses import replace
+
+    import trainlab.process
+    from trainlab.errors import DataError
+
+    entered, inside = [], []
+
+    @contextlib.contextmanager
+    def runtime(**settings):
+        entered.append(settings)
+        inside.append("open")
+        try:
+            yield None
+        finally:
+            inside.append("closed")
+
+    def run(config, seed=0):
+        inside.append("run")
+        raise DataError("not needed here")
+
+    monkeypatch.setattr(trainlab.process, "runtime", runtime)
+    for name in ("optimizer-paths", "receptive-field"):
+        monkeypatch.setitem(EXPERIMENTS._items, name, replace(EXPERIMENTS.get(name), run=run))
+    results, _ = reproduce(["optimizer-paths", "receptive-field"], tmp_path, quick=True, log=None)
+    assert [r.missing_data for r in results] == [True, True]
+    assert entered == [{"keep_freed_memory": True}]
+    assert inside == ["open", "run", "run", "closed"]
+
+
+def test_check_value_and_parse_value_read_each_type_alike():
+    from trainlab.experiments.base import check_value, parse_value
+
+    assert check_value((1, 2), tuple[float, ...]) == (1.0, 2.0) == parse_value("(1, 2)", tuple[float, ...])
+    assert check_value(None, int | None) is None and parse_value("none", int | None) is None
+    assert check_value(3, int | None) == 3 == parse_value("3", int | None)
+    assert check_value(False, bool) is False and parse_value("off", bool) is False
+    assert check_value(["a"], tuple[str, ...]) == ("a",) and parse_value("[a, b]", tuple[str, ...]) == ("a", "b")
+    with pytest.raises(ConfigError, match=r"k: 'x' is not one of \['int', 'NoneType'\]"):
+        check_value("x", int | None, "k")
+    with pytest.raises(ConfigError, match=r"k: cannot read 'x' as any of \['int'\]"):
+        parse_value("x", int | None, "k")
+    with pytest.raises(ConfigError, match="k: expected a sequence"):
+        check_value(3, tuple[int, ...], "k")
+    with pytest.raises(ConfigError, match="k: expected true or false, got 'maybe'"):
+        parse_value("maybe", bool, "k")
+    assert check_value({"a": 1}, dict) == {"a": 1}
+    with pytest.raises(ConfigError, match="cannot be set from the command line"):
+        parse_value("a=1", dict, "k")

@@ -7,7 +7,8 @@ import pytest
 
 from trainlab.errors import ConfigError
 from trainlab.experiments import EXPERIMENTS, run_experiment
-from trainlab.experiments.optimizer_mnist import BOOK_FOUR, OPTIMIZERS, Config, book, check, curve_indices
+from trainlab.experiments.common import BOOK_FOUR, curve_indices
+from trainlab.experiments.optimizer_mnist import OPTIMIZERS, Config, book, check
 
 SYNTHETIC = {"dataset": "synthetic", "n_train": 400, "n_test": 200, "iterations": 40, "curve_points": 20}
 

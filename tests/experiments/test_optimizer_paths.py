@@ -46,3 +46,19 @@ def test_config_validation():
 
     with pytest.raises(ConfigError):
         Config(steps=1)
+
+
+@pytest.mark.parametrize("name", ["valley", "saddle", "double_well"])
+def test_each_2d_function_has_its_gradient(name):
+    import numpy as np
+
+    from trainlab import functions2d
+
+    f, grad = getattr(functions2d, name), getattr(functions2d, f"{name}_grad")
+    h = 1e-6
+    for point in ((-7.0, 2.0), (1.0, 1e-4), (2.5, 1.0), (-1.2, -0.3)):
+        v = np.array(point)
+        numeric = [(f(v + h * e) - f(v - h * e)) / (2 * h) for e in np.eye(2)]
+        assert grad(v) == pytest.approx(numeric, rel=1e-6, abs=1e-8)
+    grid = np.stack(np.meshgrid(np.linspace(-1, 1, 3), np.linspace(-1, 1, 4)))
+    assert f(grid).shape == (4, 3)  # the contour plots evaluate whole grids

@@ -8,7 +8,7 @@ import pytest
 from trainlab.errors import ConfigError
 from trainlab.experiments import run_experiment
 from trainlab.experiments.overfit_dropout import Config, book, check
-from trainlab.experiments.overfit_weight_decay import build_net
+from trainlab.experiments.overfitting import build_net
 from trainlab.layers.dropout import Dropout
 
 NAME = "overfit-dropout"

@@ -28,16 +28,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
 from trainlab.experiments.common import (
-    load_subset, require_at_least, require_dataset, require_fraction, require_positive, smooth,
+    check_above_zero, check_dataset, check_fractions, curve_indices, load_subset, settings, smooth, split_seed,
 )
-from trainlab.experiments.optimizer_mnist import curve_indices, split_seed
 from trainlab.layers.linear import Linear
 from trainlab.models.cnn import create_model
 from trainlab.optim import create_optimizer
+from trainlab.plots.architectures import plot_architectures
 from trainlab.training import Trainer, evaluate
+from trainlab.validation import check_int, check_positive, check_real
+
+NAME = "architectures"
+OWNER = f"experiment {NAME}"
 
 #: (label, CNN_MODELS name), in the order of the book and of the papers.
 MODELS = (("SimpleConvNet", "simple-convnet"), ("DeepConvNet", "deep-convnet"), ("ResNet", "resnet"),
@@ -71,13 +74,12 @@ class Config:
     mac_ratio: float = 5.0
 
     def __post_init__(self):
-        require_dataset(self)
-        require_at_least(self, 1, "n_train", "n_test", "epochs", "batch_size", "smooth_window")
-        require_at_least(self, 2, "curve_points")
-        require_positive(self, "lr")
-        require_fraction(self, "min_accuracy", "best_accuracy")
-        if not self.mac_ratio > 1:
-            raise ConfigError(f"mac_ratio must be > 1, got {self.mac_ratio}")
+        check_dataset(OWNER, self.dataset)
+        check_positive(OWNER, **settings(self, "n_train", "n_test", "epochs", "batch_size", "smooth_window"))
+        check_int(OWNER, "curve_points", self.curve_points, low=2)
+        check_above_zero(OWNER, self, "lr")
+        check_fractions(OWNER, self, "min_accuracy", "best_accuracy")
+        check_real(OWNER, "mac_ratio", self.mac_ratio, low=1.0, low_open=True)
 
 
 def dense_parameters(model) -> int:
@@ -169,18 +171,12 @@ def book(metrics: dict, config: Config) -> list[BookValue]:
             for name, value, how in PUBLISHED]
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.architectures import plot_architectures
-
-    return plot_architectures(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="architectures",
+    name=NAME,
     title="SimpleConvNet, DeepConvNet, ResNet, Inception and DenseNet on Fashion-MNIST with one recipe",
     summary="Five CNNs trained with the same short Adam recipe on a Fashion-MNIST subset: test accuracy against "
             "parameters, multiply-adds and training time.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_architectures, book=book,
     # Quick mode gives each network 12 steps: the accuracy claims then only ask for twice
     # chance (every model) and 0.5 (the best).
     quick={"n_train": 600, "n_test": 200, "curve_points": 20, "smooth_window": 3,

@@ -21,12 +21,15 @@ import numpy as np
 from trainlab.data import build_pipeline
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import (
-    load_subset, require_at_least, require_dataset, require_positive, require_sizes,
-)
+from trainlab.experiments.common import check_above_zero, check_dataset, check_sizes, load_subset, settings
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
+from trainlab.plots.augmentation import encode_images, plot_augmentation
 from trainlab.training import Trainer
+from trainlab.validation import check_positive
+
+NAME = "augmentation"
+OWNER = f"experiment {NAME}"
 
 
 @dataclass(frozen=True)
@@ -52,31 +55,16 @@ class Config:
     n_variants: int = 5
 
     def __post_init__(self):
-        require_dataset(self)
-        require_at_least(self, 1, "n_train", "n_test", "batch_size", "epochs", "window", "n_variants")
-        require_sizes(self, "hidden_sizes")
+        check_dataset(OWNER, self.dataset)
+        check_positive(OWNER, **settings(self, "n_train", "n_test", "batch_size", "epochs", "window", "n_variants"))
+        check_sizes(OWNER, "hidden_sizes", self.hidden_sizes)
         if self.window > self.epochs:
-            raise ConfigError(f"window ({self.window}) cannot exceed epochs ({self.epochs})")
-        require_positive(self, "lr")
+            raise ConfigError(f"{OWNER}: window ({self.window}) cannot exceed epochs ({self.epochs})")
+        check_above_zero(OWNER, self, "lr")
         if not 1 <= self.n_show <= 10:
-            raise ConfigError(f"n_show must be in 1..10 (one digit each), got {self.n_show}")
+            raise ConfigError(f"{OWNER}: n_show must be in 1..10 (one digit each), got {self.n_show}")
         if len(build_pipeline(self.augment)) == 0:  # building it also rejects unknown or malformed transforms
-            raise ConfigError("augment must name at least one transform")
-
-
-def encode_images(images) -> list[list[str]]:
-    """Images in [0, 1] as 28 hex strings each, two digits (0..255) per pixel.
-
-    A row per string keeps metrics.json small (a list of numbers takes a line
-    per pixel there); :func:`decode_images` reverses it.
-    """
-    pixels = np.clip(np.rint(np.asarray(images) * 255), 0, 255).astype(np.uint8).reshape(-1, 28, 28)
-    return [[row.tobytes().hex() for row in image] for image in pixels]
-
-
-def decode_images(encoded) -> np.ndarray:
-    """(N, 28, 28) uint8 images from :func:`encode_images`' strings."""
-    return np.array([[np.frombuffer(bytes.fromhex(row), np.uint8) for row in image] for image in encoded])
+            raise ConfigError(f"{OWNER}: augment must name at least one transform")
 
 
 def run(config: Config, seed: int = 0) -> dict:
@@ -144,17 +132,11 @@ def book(metrics: dict, config: Config) -> list[BookValue]:
     ]
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.augmentation import plot_augmentation
-
-    return plot_augmentation(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="augmentation",
+    name=NAME,
     title="Data augmentation on 1,000 MNIST images",
     summary="A 784-100-100-10 MLP trained on the first 1,000 MNIST images with and without random rotation, "
             "zoom and shift of every batch: test accuracy and the train-test gap.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_augmentation, book=book,
     quick={"n_test": 2000, "epochs": 30, "window": 5},
 ))

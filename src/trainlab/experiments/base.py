@@ -8,7 +8,8 @@ tested alone:
   to show, each decided from the measured numbers (PASS/FAIL with evidence);
 - ``book(metrics, config) -> [BookValue]``: the book's published numbers next to ours;
 - ``plot(metrics, config, out_dir) -> [Path]``: figures drawn from the metrics
-  alone (in :mod:`trainlab.plots`), so they can be redrawn without rerunning;
+  alone, so they can be redrawn without rerunning: a function of
+  :mod:`trainlab.plots` that the spec names directly;
 - optionally ``artifacts(metrics, config, out_dir) -> [Path]``: data products
   (a data set, a trained model) written next to the metrics, with or without figures.
 """
@@ -16,6 +17,7 @@ tested alone:
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,78 +124,137 @@ def parse_overrides(spec: ExperimentSpec, items: list[str]) -> dict[str, Any]:
 
 def check_value(value, kind, key: str = "value"):
     """Return ``value`` if it fits ``kind`` (ints pass as floats, lists as tuples), else raise ConfigError."""
-    origin = typing.get_origin(kind)
-    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
-        args = typing.get_args(kind)
-        if value is None and type(None) in args:
-            return None
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return check_value(value, arg, key)
-            except ConfigError:
-                pass
-        raise ConfigError(f"{key}: {value!r} is not one of {[getattr(a, '__name__', str(a)) for a in args]}")
-    if origin in (tuple, list):
-        if not isinstance(value, (tuple, list)):
-            raise ConfigError(f"{key}: expected a sequence, got {value!r}")
-        args = typing.get_args(kind)
-        item = args[0] if args else None
-        return tuple(check_value(v, item, key) for v in value) if item is not None else tuple(value)
-    if kind is bool:
-        if not isinstance(value, (bool,)):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return value
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
-    if kind is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return value
-    return value
+    return setting_type(kind).check(value, key)
 
 
 def parse_value(text: str, kind, key: str = "value"):
     """Convert ``text`` to ``kind`` (int, float, bool, str, tuple[...] or a Union of them)."""
+    return setting_type(kind).parse(text, key)
+
+
+# ---- what each type hint of a setting accepts ----------------------------------------
+
+
+def setting_type(kind):
+    """How a setting of type hint ``kind`` is checked (:meth:`check`) and read from text (:meth:`parse`)."""
     origin = typing.get_origin(kind)
-    if origin is typing.Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
-        args = [a for a in typing.get_args(kind) if a is not type(None)]
-        if text.lower() in ("none", "null") and len(args) < len(typing.get_args(kind)):
-            return None
-        errors = []
-        for arg in args:
-            try:
-                return parse_value(text, arg, key)
-            except ConfigError as e:
-                errors.append(str(e))
-        raise ConfigError(f"{key}: cannot read {text!r} as any of {[getattr(a, '__name__', str(a)) for a in args]}")
+    if origin is typing.Union or (_UNION_TYPE is not None and origin is _UNION_TYPE):
+        return _Union(typing.get_args(kind))
     if origin in (tuple, list):
         args = typing.get_args(kind)
-        item_type = args[0] if args else str
+        return _Sequence(args[0] if args else None)
+    scalar = _SCALARS.get(kind) if isinstance(kind, type) else None
+    return scalar if scalar is not None else _Other(kind)
+
+
+_UNION_TYPE = getattr(types, "UnionType", None)  # ``int | None`` (Python 3.10+)
+
+
+def _type_names(kinds) -> list[str]:
+    return [getattr(k, "__name__", str(k)) for k in kinds]
+
+
+@dataclass(frozen=True)
+class _Scalar:
+    """bool, int, float or str: what a value must be, and how text becomes one."""
+
+    expected: str
+    fits: Callable[[Any], bool]
+    convert: Callable[[Any], Any]
+    read: Callable[[str], Any]  # raises ValueError for text it cannot read
+
+    def check(self, value, key: str):
+        if not self.fits(value):
+            raise ConfigError(f"{key}: expected {self.expected}, got {value!r}")
+        return self.convert(value)
+
+    def parse(self, text: str, key: str):
+        try:
+            return self.read(text)
+        except ValueError:
+            raise ConfigError(f"{key}: expected {self.expected}, got {text!r}") from None
+
+
+def _read_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("true", "1", "yes", "on"):
+        return True
+    if lowered in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(text)
+
+
+def _same(value):
+    return value
+
+
+_SCALARS = {
+    bool: _Scalar("true or false", lambda v: isinstance(v, bool), _same, _read_bool),
+    int: _Scalar("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool), _same, int),
+    float: _Scalar("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), float, float),
+    str: _Scalar("a string", lambda v: isinstance(v, str), _same, _same),
+}
+
+
+@dataclass(frozen=True)
+class _Sequence:
+    """tuple[...] or list[...]: a tuple of items of the first argument's type (any items when it has none)."""
+
+    item: Any
+
+    def check(self, value, key: str):
+        if not isinstance(value, (tuple, list)):
+            raise ConfigError(f"{key}: expected a sequence, got {value!r}")
+        if self.item is None:
+            return tuple(value)
+        item = setting_type(self.item)
+        return tuple(item.check(v, key) for v in value)
+
+    def parse(self, text: str, key: str):
+        item = setting_type(str if self.item is None else self.item)
         parts = [p.strip() for p in text.strip("()[]").split(",") if p.strip()]
-        return tuple(parse_value(p, item_type, key) for p in parts)
-    if kind is bool:
-        lowered = text.lower()
-        if lowered in ("true", "1", "yes", "on"):
-            return True
-        if lowered in ("false", "0", "no", "off"):
-            return False
-        raise ConfigError(f"{key}: expected true or false, got {text!r}")
-    if kind is int:
-        try:
-            return int(text)
-        except ValueError:
-            raise ConfigError(f"{key}: expected an integer, got {text!r}") from None
-    if kind is float:
-        try:
-            return float(text)
-        except ValueError:
-            raise ConfigError(f"{key}: expected a number, got {text!r}") from None
-    if kind is str:
-        return text
-    raise ConfigError(f"{key}: settings of type {kind} cannot be set from the command line")
+        return tuple(item.parse(p, key) for p in parts)
+
+
+@dataclass(frozen=True)
+class _Union:
+    """A Union (``X | None`` included): the first member type that takes the value."""
+
+    args: tuple
+
+    @property
+    def members(self) -> list:
+        return [a for a in self.args if a is not type(None)]
+
+    def check(self, value, key: str):
+        if value is None and type(None) in self.args:
+            return None
+        for arg in self.members:
+            try:
+                return setting_type(arg).check(value, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{key}: {value!r} is not one of {_type_names(self.args)}")
+
+    def parse(self, text: str, key: str):
+        if text.lower() in ("none", "null") and type(None) in self.args:
+            return None
+        for arg in self.members:
+            try:
+                return setting_type(arg).parse(text, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{key}: cannot read {text!r} as any of {_type_names(self.members)}")
+
+
+@dataclass(frozen=True)
+class _Other:
+    """Any other type: passed through unchecked from code, not settable from the command line."""
+
+    kind: Any
+
+    def check(self, value, key: str):
+        return value
+
+    def parse(self, text: str, key: str):
+        raise ConfigError(f"{key}: settings of type {self.kind} cannot be set from the command line")

@@ -25,12 +25,16 @@ import numpy as np
 from trainlab.errors import ConfigError, NonFiniteError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
 from trainlab.experiments.common import (
-    load_subset, require_at_least, require_dataset, require_fraction, require_positive, require_sizes,
+    check_above_zero, check_dataset, check_fractions, check_sizes, load_subset, settings, split_seed,
 )
-from trainlab.experiments.optimizer_mnist import split_seed
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
+from trainlab.plots.batchnorm import plot_batchnorm
 from trainlab.training import Trainer
+from trainlab.validation import check_positive
+
+NAME = "batchnorm"
+OWNER = f"experiment {NAME}"
 
 #: Accuracy given to the epochs after a divergence (the scores are NaN; a guess among 10 classes).
 CHANCE = 0.1
@@ -54,14 +58,15 @@ class Config:
     good_acc: float = 0.8
 
     def __post_init__(self):
-        require_dataset(self)
-        require_at_least(self, 1, "n_train", "n_scales", "batch_size", "epochs")
-        require_sizes(self, "hidden")
-        require_positive(self, "lr")
+        check_dataset(OWNER, self.dataset)
+        check_positive(OWNER, **settings(self, "n_train", "n_scales", "batch_size", "epochs"))
+        check_sizes(OWNER, "hidden", self.hidden)
+        check_above_zero(OWNER, self, "lr")
         if not self.smallest_exp <= self.largest_exp:
-            raise ConfigError(f"smallest_exp ({self.smallest_exp}) must not exceed largest_exp ({self.largest_exp})")
-        require_fraction(self, "win_fraction")
-        require_fraction(self, "good_acc", include_one=False)
+            raise ConfigError(f"{OWNER}: smallest_exp ({self.smallest_exp}) must not exceed largest_exp "
+                              f"({self.largest_exp})")
+        check_fractions(OWNER, self, "win_fraction")
+        check_fractions(OWNER, self, "good_acc", include_one=False)
 
     @property
     def scales(self) -> np.ndarray:
@@ -159,18 +164,12 @@ def book(metrics: dict, config: Config) -> list[BookValue]:
                       "every scale and that without it some scales do not learn at all")]
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.batchnorm import plot_batchnorm
-
-    return plot_batchnorm(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="batchnorm",
+    name=NAME,
     title="Batch normalisation: training accuracy with and without BatchNorm at 16 weight scales",
     summary="A 6-layer ReLU network on 1000 MNIST images, trained with SGD for 20 epochs from weight scales "
             "1 to 1e-4, with and without BatchNorm; BatchNorm learns faster at most scales, as in the book's "
             "figure 6-18.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_batchnorm, book=book,
     quick={"n_scales": 8, "epochs": 8},
 ))

@@ -23,9 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import (
-    load_subset, require_at_least, require_dataset, require_positive, require_sizes,
-)
+from trainlab.experiments.common import check_above_zero, check_dataset, check_sizes, load_subset, settings
+from trainlab.plots.bn_folding import plot_bn_folding
+from trainlab.validation import check_positive
+
+NAME = "bn-folding"
+OWNER = f"experiment {NAME}"
 
 #: log10 bin edges of the |score difference| histogram; exact zeros are counted apart.
 DIFF_BINS = tuple(float(e) for e in np.arange(-10.0, -2.0 + 0.25, 0.25))
@@ -46,10 +49,12 @@ class Config:
     scatter_points: int = 3000
 
     def __post_init__(self):
-        require_dataset(self)
-        require_at_least(self, 1, "n_train", "n_test", "epochs", "batch_size", "repeats", "scatter_points")
-        require_sizes(self, "hidden_sizes", "timing_batch_sizes")
-        require_positive(self, "lr", "tolerance")
+        check_dataset(OWNER, self.dataset)
+        check_positive(OWNER, **settings(self, "n_train", "n_test", "epochs", "batch_size", "repeats",
+                                         "scatter_points"))
+        check_sizes(OWNER, "hidden_sizes", self.hidden_sizes)
+        check_sizes(OWNER, "timing_batch_sizes", self.timing_batch_sizes)
+        check_above_zero(OWNER, self, "lr", "tolerance")
 
 
 def forward_all(model, x: np.ndarray, batch_size: int) -> np.ndarray:
@@ -193,17 +198,11 @@ def book(metrics: dict, config: Config) -> list[BookValue]:
     return rows
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.bn_folding import plot_bn_folding
-
-    return plot_bn_folding(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="bn-folding",
+    name=NAME,
     title="Folding BatchNorm into the preceding Linear layers for inference",
     summary="A 784-100x4-10 BatchNorm MLP trained briefly on MNIST, folded with fold_batchnorm: output "
             "differences, prediction agreement, test accuracy and inference time before and after.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_bn_folding, book=book,
     quick={"n_train": 2000, "n_test": 2000, "epochs": 1, "timing_batch_sizes": (2000, 100), "repeats": 3},
 ))

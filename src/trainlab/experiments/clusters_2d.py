@@ -34,7 +34,12 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import require_at_least, require_positive
+from trainlab.experiments.common import check_above_zero, settings
+from trainlab.plots.clusters_2d import plot_clusters_2d
+from trainlab.validation import check_positive, check_real
+
+NAME = "clusters-2d"
+OWNER = f"experiment {NAME}"
 
 DATASET_FILE = "clusters-dataset.npz"
 MODEL_FILE = "clusters-model.npz"
@@ -57,19 +62,16 @@ class Config:
     accuracy_slack: float = 0.02
 
     def __post_init__(self):
-        require_at_least(self, 1, "n_per_center", "hidden_size", "epochs", "batch_size")
+        check_positive(OWNER, **settings(self, "n_per_center", "hidden_size", "epochs", "batch_size"))
         if self.n_centers < 2:
-            raise ConfigError(f"n_centers must be >= 2 to classify anything, got {self.n_centers}")
+            raise ConfigError(f"{OWNER}: n_centers must be >= 2 to classify anything, got {self.n_centers}")
         if not self.high > self.low:
-            raise ConfigError(f"high must exceed low, got low={self.low}, high={self.high}")
-        if self.noise_std < 0:
-            raise ConfigError(f"noise_std must be >= 0, got {self.noise_std}")
-        require_positive(self, "lr")
-        if not 2 <= self.grid_size <= 1000:
-            raise ConfigError(f"grid_size must be in [2, 1000], got {self.grid_size}")
-        if self.margin < 0 or not 0 <= self.accuracy_slack < 1:
-            raise ConfigError(f"margin must be >= 0 and accuracy_slack in [0, 1), got {self.margin}, "
-                              f"{self.accuracy_slack}")
+            raise ConfigError(f"{OWNER}: high must exceed low, got low={self.low}, high={self.high}")
+        check_real(OWNER, "noise_std", self.noise_std, low=0.0)
+        check_above_zero(OWNER, self, "lr")
+        check_real(OWNER, "grid_size", self.grid_size, low=2, high=1000)
+        check_real(OWNER, "margin", self.margin, low=0.0)
+        check_real(OWNER, "accuracy_slack", self.accuracy_slack, low=0.0, high=1.0, high_open=True)
 
 
 def build_model(config: Config, rng: np.random.Generator | None = None):
@@ -243,17 +245,11 @@ def book(metrics: dict, config: Config) -> list[BookValue]:
     ]
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.clusters_2d import plot_clusters_2d
-
-    return plot_clusters_2d(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="clusters-2d",
+    name=NAME,
     title="A 2-128-10 sigmoid network on ten overlapping 2-D clusters",
     summary="Decision regions and learning curves of a shallow network trained with Adam (Keras defaults) "
             "on 1000 clustered points, compared with the nearest-centre rule; data set and model saved as .npz.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book, artifacts=artifacts,
+    config_cls=Config, run=run, check=check, plot=plot_clusters_2d, book=book, artifacts=artifacts,
     quick={"epochs": 100, "grid_size": 60},
 ))

@@ -27,17 +27,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
 from trainlab.experiments.common import (
-    load_subset, require_at_least, require_dataset, require_fraction, require_positive, require_sizes,
-    smooth,
+    check_above_zero, check_dataset, check_fractions, check_sizes, curve_indices, load_subset, settings, smooth,
+    split_seed,
 )
-from trainlab.experiments.optimizer_mnist import curve_indices, split_seed
 from trainlab.models.cnn import SimpleConvNet
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import CosineDecay, create_optimizer
+from trainlab.plots.cnn_mnist import plot_cnn_mnist
 from trainlab.training import Callback, Trainer, evaluate
+from trainlab.validation import check_choice, check_int, check_positive
+
+NAME = "cnn-mnist"
+OWNER = f"experiment {NAME}"
 
 BOOK_ACCURACY = 0.989
 
@@ -64,15 +67,15 @@ class Config:
     min_cnn_accuracy: float = 0.98
 
     def __post_init__(self):
-        require_dataset(self)
-        require_at_least(self, 1, "n_train", "n_test", "epochs", "batch_size", "mlp_long_factor", "curve_test",
-                         "smooth_window")
-        require_at_least(self, 2, "curve_points", "loss_points")
-        require_sizes(self, "hidden")
-        require_positive(self, "lr")
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise ConfigError(f"lr_schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
-        require_fraction(self, "min_cnn_accuracy")
+        check_dataset(OWNER, self.dataset)
+        check_positive(OWNER, **settings(self, "n_train", "n_test", "epochs", "batch_size", "mlp_long_factor",
+                                         "curve_test", "smooth_window"))
+        for name, value in settings(self, "curve_points", "loss_points").items():
+            check_int(OWNER, name, value, low=2)
+        check_sizes(OWNER, "hidden", self.hidden)
+        check_above_zero(OWNER, self, "lr")
+        check_choice(OWNER, "lr_schedule", self.lr_schedule, ("cosine", "constant"))
+        check_fractions(OWNER, self, "min_cnn_accuracy")
 
 
 class CurveRecorder(Callback):
@@ -169,18 +172,12 @@ def book(metrics: dict, config: Config) -> list[BookValue]:
     return [BookValue("SimpleConvNet test accuracy on MNIST", BOOK_ACCURACY, round(cnn["test_acc"], 4), note)]
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.cnn_mnist import plot_cnn_mnist
-
-    return plot_cnn_mnist(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="cnn-mnist",
+    name=NAME,
     title="SimpleConvNet against a fully connected network on MNIST",
     summary="The book's CNN and a 784-100-100-10 MLP trained with Adam on the same batches: learning curves by "
             "step and by time, test accuracy, throughput.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_cnn_mnist, book=book,
     quick={"n_train": 10000, "n_test": 2000, "epochs": 1, "mlp_long_factor": 3, "curve_points": 12,
            "min_cnn_accuracy": 0.9},
 ))

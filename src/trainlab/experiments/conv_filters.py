@@ -29,13 +29,17 @@ import numpy as np
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
 from trainlab.experiments.common import (
-    load_subset, require_at_least, require_dataset, require_fraction, require_positive,
+    check_above_zero, check_dataset, check_fractions, curve_indices, load_subset, settings, split_seed,
 )
-from trainlab.experiments.optimizer_mnist import curve_indices, split_seed
 from trainlab.layers.conv import Conv2d
 from trainlab.models.cnn import SimpleConvNet
 from trainlab.optim import create_optimizer
+from trainlab.plots.conv_filters import plot_conv_filters
 from trainlab.training import Trainer
+from trainlab.validation import check_int, check_positive
+
+NAME = "conv-filters"
+OWNER = f"experiment {NAME}"
 
 SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float64)  # right minus left: d/dx (width)
 
@@ -76,19 +80,20 @@ class Config:
     min_accuracy: float = 0.8
 
     def __post_init__(self):
-        require_dataset(self)
-        require_at_least(self, 1, "n_train", "n_test", "n_digits", "show_digits", "epochs", "batch_size", "n_maps")
+        check_dataset(OWNER, self.dataset)
+        check_positive(OWNER, **settings(self, "n_train", "n_test", "n_digits", "show_digits", "epochs",
+                                         "batch_size", "n_maps"))
         if self.show_digits > self.n_digits or self.n_digits > self.n_test:
-            raise ConfigError(f"need show_digits <= n_digits <= n_test, got {self.show_digits}, "
+            raise ConfigError(f"{OWNER}: need show_digits <= n_digits <= n_test, got {self.show_digits}, "
                               f"{self.n_digits}, {self.n_test}")
         if self.n_maps > 30:
-            raise ConfigError(f"SimpleConvNet has 30 filters; n_maps must be <= 30, got {self.n_maps}")
+            raise ConfigError(f"{OWNER}: SimpleConvNet has 30 filters; n_maps must be <= 30, got {self.n_maps}")
         if self.blur_size < 3 or self.blur_size % 2 == 0 or self.blur_size > 7:
-            raise ConfigError(f"blur_size must be odd, 3 to 7, got {self.blur_size}")
-        require_positive(self, "blur_sigma", "lr", "init_std", "mean_tolerance")
-        require_fraction(self, "min_gradient_corr", "min_edge_fraction", "init_corr_max", "trained_corr_min",
-                         "min_accuracy")
-        require_at_least(self, 2, "curve_points")
+            raise ConfigError(f"{OWNER}: blur_size must be odd, 3 to 7, got {self.blur_size}")
+        check_above_zero(OWNER, self, "blur_sigma", "lr", "init_std", "mean_tolerance")
+        check_fractions(OWNER, self, "min_gradient_corr", "min_edge_fraction", "init_corr_max", "trained_corr_min",
+                        "min_accuracy")
+        check_int(OWNER, "curve_points", self.curve_points, low=2)
 
 
 def gaussian_kernel(size: int, sigma: float) -> np.ndarray:
@@ -249,17 +254,11 @@ def book(metrics: dict, config: Config) -> list[BookValue]:
     ]
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.conv_filters import plot_conv_filters
-
-    return plot_conv_filters(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="conv-filters",
+    name=NAME,
     title="Convolution filters: blur and Sobel kernels on digits, and SimpleConvNet's learned first layer",
     summary="Hand-made Gaussian and Sobel kernels through trainlab's Conv2d, then SimpleConvNet's 30 first-layer "
             "filters before and after a short training run (the book's fig. 7-24) and their feature maps.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_conv_filters, book=book,
     quick={"n_train": 10000, "n_test": 500, "n_digits": 16},
 ))

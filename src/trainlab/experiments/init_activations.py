@@ -21,8 +21,13 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import require_at_least, require_fraction, require_positive
+from trainlab.experiments.common import check_above_zero, check_fractions, settings
 from trainlab.layers import ACTIVATIONS, Linear, Sequential
+from trainlab.plots.init_activations import plot_init_activations
+from trainlab.validation import check_int, check_real
+
+NAME = "init-activations"
+OWNER = f"experiment {NAME}"
 
 #: (label, Linear weight_init)
 INITS = (("std=1", 1.0), ("std=0.01", 0.01), ("Xavier", "xavier"), ("He", "he"))
@@ -45,15 +50,15 @@ class Config:
     hold_ratio: float = 0.8
 
     def __post_init__(self):
-        require_at_least(self, 2, "n_samples", "n_nodes", "bins")
+        for name, value in settings(self, "n_samples", "n_nodes", "bins").items():
+            check_int(OWNER, name, value, low=2)
         if self.n_layers < 3:
-            raise ConfigError(f"n_layers must be >= 3 (the trend with depth is measured from layer 2 on), "
-                              f"got {self.n_layers}")
-        require_positive(self, "relu_max")
-        if not 0 < self.edge < 0.5:
-            raise ConfigError(f"edge must be in (0, 0.5), got {self.edge}")
-        require_fraction(self, "wide_fraction", include_one=False)
-        require_fraction(self, "hold_ratio")
+            raise ConfigError(f"{OWNER}: n_layers must be >= 3 (the trend with depth is measured from layer 2 "
+                              f"on), got {self.n_layers}")
+        check_above_zero(OWNER, self, "relu_max")
+        check_real(OWNER, "edge", self.edge, low=0.0, low_open=True, high=0.5, high_open=True)
+        check_fractions(OWNER, self, "wide_fraction", include_one=False)
+        check_fractions(OWNER, self, "hold_ratio")
 
 
 def output_range(activation: str, config: Config) -> tuple[float, float]:
@@ -211,18 +216,12 @@ def book(metrics: dict, config: Config) -> list[BookValue]:
     ]
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.init_activations import plot_init_activations
-
-    return plot_init_activations(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="init-activations",
+    name=NAME,
     title="Activation histograms at initialisation: weight std 1, 0.01, Xavier and He",
     summary="A Gaussian input through 5 layers of 100 nodes with sigmoid, tanh and ReLU under four weight "
             "scales: std 1 saturates the sigmoid, std 0.01 collapses it, Xavier (sigmoid, tanh) and He (ReLU) "
             "keep the spread, as in the book's figures 6-10 to 6-14.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_init_activations, book=book,
     quick={},
 ))

@@ -18,11 +18,16 @@ import math
 from dataclasses import dataclass
 
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import load_subset, require_fraction, require_positive
-from trainlab.experiments.optimizer_mnist import (BOOK_ITERATION, check_training_run, curve_indices, split_seed,
-                                                  summarise, train)
+from trainlab.experiments.common import (
+    book_loss_rows, check_above_zero, check_fractions, check_training_run, curve_indices, load_subset, split_seed,
+    summarise, train, training_run_metrics,
+)
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
+from trainlab.plots.init_mnist import plot_init_mnist
+
+NAME = "init-mnist"
+OWNER = f"experiment {NAME}"
 
 #: (label, weight_init of MultiLayerNet)
 INITS = (("std=0.01", 0.01), ("Xavier", "xavier"), ("He", "he"))
@@ -48,9 +53,9 @@ class Config:
     learned_fraction: float = 0.5
 
     def __post_init__(self):
-        check_training_run(self)
-        require_positive(self, "lr", "chance_margin")
-        require_fraction(self, "learned_fraction", include_one=False)
+        check_training_run(OWNER, self)
+        check_above_zero(OWNER, self, "lr", "chance_margin")
+        check_fractions(OWNER, self, "learned_fraction", include_one=False)
 
 
 def run(config: Config, seed: int = 0) -> dict:
@@ -68,9 +73,7 @@ def run(config: Config, seed: int = 0) -> dict:
                         seed=batch_seed)
         runs[label] = {"weight_init": init, "first_layer_std": first_std,
                        "initial_loss": float(history.loss[0]), **summarise(history, config, at)}
-    return {"dataset": data.name, "n_train": int(len(data.x_train)), "n_test": int(len(data.x_test)),
-            "curve_iterations": at.tolist(), "book_iteration": min(BOOK_ITERATION, config.iterations - 1),
-            "runs": runs}
+    return training_run_metrics(data, config, at, runs)
 
 
 def check(metrics: dict, config: Config) -> list[Claim]:
@@ -97,29 +100,14 @@ def check(metrics: dict, config: Config) -> list[Claim]:
 
 
 def book(metrics: dict, config: Config) -> list[BookValue]:
-    runs = metrics["runs"]
-    at = metrics["book_iteration"]
-    note = (f"book: batch loss printed at iteration {BOOK_ITERATION} (one batch, noisy); measured: loss "
-            f"smoothed over {config.smooth_window} iterations at iteration {at}")
-    where = f"iteration {BOOK_ITERATION}"
-    if at != BOOK_ITERATION:
-        note += f" (this run has only {config.iterations} iterations)"
-        where += f" (measured at {at})"
-    return [BookValue(f"{k}: training loss at {where}", BOOK_LOSS[k],
-                      round(r["smoothed_loss_at_book_iteration"], 4), note) for k, r in runs.items()]
-
-
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.init_mnist import plot_init_mnist
-
-    return plot_init_mnist(metrics, config, out_dir)
+    return book_loss_rows(metrics, config, BOOK_LOSS)
 
 
 register(ExperimentSpec(
-    name="init-mnist",
+    name=NAME,
     title="Weight initialisation on MNIST: std 0.01 against Xavier and He",
     summary="A 5-layer ReLU network trained with SGD from three initial weight scales; std 0.01 stays at the "
             "chance loss ln 10 while Xavier and He learn, as in the book's figure 6-15.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_init_mnist, book=book,
     quick={"n_train": 10000, "n_test": 2000, "iterations": 600},
 ))

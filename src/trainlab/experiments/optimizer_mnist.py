@@ -22,26 +22,24 @@ Reference: Saito, *Deep Learning from Scratch*, sec. 6.1.8 (ch06/optimizer_compa
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-
-import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
 from trainlab.experiments.common import (
-    Subset, load_subset, require_at_least, require_dataset, require_sizes, smooth,
+    BOOK_FOUR, BOOK_ITERATION, book_loss_rows, book_optimizers, check_training_run, curve_indices, load_subset,
+    split_seed, summarise, train, training_run_metrics,
 )
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
-from trainlab.training import History, Trainer
+from trainlab.plots.optimizer_mnist import plot_optimizer_mnist
+
+NAME = "optimizer-mnist"
+OWNER = f"experiment {NAME}"
 
 #: (label, registry name, hyperparameters); see the module docstring for the choices.
 OPTIMIZERS = (
-    ("SGD", "sgd", {"lr": 0.01}),
-    ("Momentum", "momentum", {"lr": 0.01, "momentum": 0.9}),
-    ("AdaGrad", "adagrad", {"lr": 0.01}),
-    ("Adam", "adam", {"lr": 0.001}),
+    *book_optimizers(sgd=0.01, momentum=0.01, adagrad=0.01, adam=0.001),
     ("Nesterov", "nesterov", {"lr": 0.01, "momentum": 0.9}),
     ("RMSProp", "rmsprop", {"lr": 0.001}),
     ("Adadelta", "adadelta", {"lr": 1.0}),
@@ -50,9 +48,7 @@ OPTIMIZERS = (
     ("NAdam", "nadam", {"lr": 0.002}),
     ("FTRL", "ftrl", {"lr": 0.01, "initial_accumulator_value": 1e-10}),
 )
-BOOK_FOUR = ("SGD", "Momentum", "AdaGrad", "Adam")
-#: The book prints the batch loss every 100 iterations; these are its last line (iteration 1900).
-BOOK_ITERATION = 1900
+#: The book's batch loss at its last printed iteration (:data:`BOOK_ITERATION`).
 BOOK_LOSS = {"SGD": 0.150, "Momentum": 0.050, "AdaGrad": 0.016, "Adam": 0.032}
 
 
@@ -69,62 +65,21 @@ class Config:
     curve_points: int = 500
 
     def __post_init__(self):
-        check_training_run(self)
+        check_training_run(OWNER, self)
         known = [label for label, _, _ in OPTIMIZERS]
         unknown = [o for o in self.optimizers if o not in known]
         if unknown:
-            raise ConfigError(f"unknown optimizer label(s) {', '.join(unknown)}; valid: {', '.join(known)}")
+            raise ConfigError(f"{OWNER}: unknown optimizer label(s) {', '.join(unknown)}; valid: {', '.join(known)}")
         missing = [o for o in BOOK_FOUR if o not in self.optimizers]
         if missing:
             # The claims compare the book's four; without one of them there is nothing to decide.
-            raise ConfigError(f"optimizers must include the book's four ({', '.join(BOOK_FOUR)}); "
+            raise ConfigError(f"{OWNER}: optimizers must include the book's four ({', '.join(BOOK_FOUR)}); "
                               f"missing {', '.join(missing)}")
 
-
-def check_training_run(config) -> None:
-    """Validate the settings every iteration-based MNIST run shares (this module's and init-mnist's)."""
-    require_dataset(config)
-    require_at_least(config, 1, "n_train", "n_test", "batch_size", "smooth_window")
-    require_at_least(config, 10, "iterations")
-    require_at_least(config, 2, "curve_points")
-    require_sizes(config, "hidden")
-
-
-def split_seed(seed: int, n: int = 2) -> list[int]:
-    """``n`` independent integer seeds drawn from ``seed`` (initial weights, batch order)."""
-    return [int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, size=n)]
-
-
-def train(model, optimizer, data: Subset, *, batch_size: int, iterations: int, seed: int) -> History:
-    """Train ``model`` for ``iterations`` steps; the test set is evaluated after every epoch."""
-    trainer = Trainer(model, optimizer, batch_size=batch_size, iterations=iterations, seed=seed,
-                      eval_sets={"test": (data.x_test, data.t_test)}, eval_train=False, progress=False)
-    return trainer.fit(data.x_train, data.t_train)
-
-
-def curve_indices(iterations: int, points: int) -> np.ndarray:
-    """At most about ``points`` iteration indices, evenly spaced, first and last included."""
-    stride = max(1, math.ceil(iterations / points))
-    idx = np.arange(0, iterations, stride)
-    return idx if idx[-1] == iterations - 1 else np.append(idx, iterations - 1)
-
-
-def summarise(history: History, config, at: np.ndarray) -> dict:
-    """Loss curves (sampled at ``at``), the final loss and the test accuracy of one run."""
-    loss = np.asarray(history.loss, np.float64)
-    smoothed = np.asarray(smooth(loss, config.smooth_window))
-    tail = max(1, len(loss) // 10)
-    book_iter = min(BOOK_ITERATION, len(loss) - 1)
-    return {
-        "loss": loss[at].tolist(),
-        "smoothed_loss": smoothed[at].tolist(),
-        # Mean batch loss over the last tenth of training: one number per run, free of batch noise.
-        "final_loss": float(loss[-tail:].mean()),
-        "smoothed_loss_at_book_iteration": float(smoothed[book_iter]),
-        "test_acc": float(history.last("test_acc")),
-        "test_acc_curve": history.series("test_acc"),
-        "eval_iterations": history.series("iteration"),
-    }
+    @property
+    def book_four(self) -> tuple[str, ...]:
+        """The optimizers the claims compare (the book's figure 6-9); the figure draws them apart."""
+        return BOOK_FOUR
 
 
 def run(config: Config, seed: int = 0) -> dict:
@@ -142,9 +97,7 @@ def run(config: Config, seed: int = 0) -> dict:
         history = train(model, optimizer, data, batch_size=config.batch_size, iterations=config.iterations,
                         seed=batch_seed)
         runs[label] = {"optimizer": name, "hyper": dict(hyper), **summarise(history, config, at)}
-    return {"dataset": data.name, "n_train": int(len(data.x_train)), "n_test": int(len(data.x_test)),
-            "curve_iterations": at.tolist(),
-            "book_iteration": min(BOOK_ITERATION, config.iterations - 1), "runs": runs}
+    return training_run_metrics(data, config, at, runs)
 
 
 def _ranking(runs: dict) -> list[str]:
@@ -173,34 +126,19 @@ def check(metrics: dict, config: Config) -> list[Claim]:
 
 
 def book(metrics: dict, config: Config) -> list[BookValue]:
-    runs = metrics["runs"]
-    at = metrics["book_iteration"]
-    note = (f"book: batch loss printed at iteration {BOOK_ITERATION} (one batch, noisy); measured: loss "
-            f"smoothed over {config.smooth_window} iterations at iteration {at}")
-    where = f"iteration {BOOK_ITERATION}"
-    if at != BOOK_ITERATION:
-        note += f" (this run has only {config.iterations} iterations)"
-        where += f" (measured at {at})"
-    rows = [BookValue(f"{k}: training loss at {where}", BOOK_LOSS[k],
-                      round(runs[k]["smoothed_loss_at_book_iteration"], 4), note) for k in BOOK_FOUR]
+    rows = book_loss_rows(metrics, config, BOOK_LOSS)
     rows.append(BookValue("order of the final loss, highest first", "SGD > Momentum > Adam > AdaGrad",
-                          " > ".join(k for k in reversed(_ranking(runs)) if k in BOOK_FOUR),
+                          " > ".join(k for k in reversed(_ranking(metrics["runs"])) if k in BOOK_FOUR),
                           f"book: its printed values at iteration {BOOK_ITERATION}; measured: the final loss "
                           "(mean over the last 10% of iterations)"))
     return rows
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.optimizer_mnist import plot_optimizer_mnist
-
-    return plot_optimizer_mnist(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="optimizer-mnist",
+    name=NAME,
     title="Optimizers on MNIST: training loss of SGD, Momentum, AdaGrad, Adam and the rest",
     summary="A 5-layer ReLU network trained for 2000 iterations (batch 128) with every optimizer from the same "
             "weights on the same batches; SGD learns slowest, as in the book's figure 6-9.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_optimizer_mnist, book=book,
     quick={"n_train": 10000, "n_test": 2000, "iterations": 150},
 ))

@@ -9,6 +9,8 @@
    x = 1.33 and the global one near x = -1.49. Plain gradient descent stops in
    the local one; momentum carries past the bump.
 
+The functions and their gradients are in :mod:`trainlab.functions2d`.
+
 Reference: Saito, *Deep Learning from Scratch*, sec. 6.1.7 (ch06/optimizer_compare_naive.py).
 """
 
@@ -19,27 +21,32 @@ from typing import Callable
 
 import numpy as np
 
-from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import sign_changes
+from trainlab.experiments.common import BOOK_FOUR, book_optimizers, settings, sign_changes
+from trainlab.functions2d import double_well, double_well_grad, saddle_grad, valley, valley_grad
 from trainlab.layers.base import Parameter
 from trainlab.optim import create_optimizer
+from trainlab.plots.optimizer_paths import plot_optimizer_paths
+from trainlab.validation import check_int
+
+NAME = "optimizer-paths"
+OWNER = f"experiment {NAME}"
 
 #: (label, registry name, hyperparameters). The book's four use its learning rates
 #: (SGD 0.95, Momentum 0.1, AdaGrad 1.5, Adam 0.3); the rest are chosen to show a typical path.
+SGD, MOMENTUM, ADAGRAD, ADAM = book_optimizers(sgd=0.95, momentum=0.1, adagrad=1.5, adam=0.3)
 VALLEY_OPTIMIZERS = (
-    ("SGD", "sgd", {"lr": 0.95}),
-    ("Momentum", "momentum", {"lr": 0.1, "momentum": 0.9}),
+    SGD,
+    MOMENTUM,
     ("Nesterov", "nesterov", {"lr": 0.1, "momentum": 0.9}),
-    ("AdaGrad", "adagrad", {"lr": 1.5}),
+    ADAGRAD,
     ("RMSProp", "rmsprop", {"lr": 0.15}),
     ("Adadelta", "adadelta", {"lr": 30.0}),
-    ("Adam", "adam", {"lr": 0.3}),
+    ADAM,
     ("Adamax", "adamax", {"lr": 0.5}),
     ("NAdam", "nadam", {"lr": 0.3}),
     ("FTRL", "ftrl", {"lr": 1.0}),
 )
-BOOK_FOUR = ("SGD", "Momentum", "AdaGrad", "Adam")
 
 
 @dataclass(frozen=True)
@@ -50,33 +57,8 @@ class Config:
     escape_threshold: float = 1.0
 
     def __post_init__(self):
-        for name in ("steps", "saddle_steps", "local_steps"):
-            if getattr(self, name) < 2:
-                raise ConfigError(f"{name} must be >= 2, got {getattr(self, name)}")
-
-
-def valley(v):
-    return v[0] ** 2 / 20 + v[1] ** 2
-
-
-def valley_grad(v):
-    return np.array([v[0] / 10, 2 * v[1]])
-
-
-def saddle(v):
-    return v[0] ** 2 - v[1] ** 2
-
-
-def saddle_grad(v):
-    return np.array([2 * v[0], -2 * v[1]])
-
-
-def double_well(v):
-    return v[0] ** 4 / 4 - v[0] ** 2 + 0.3 * v[0] + v[1] ** 2
-
-
-def double_well_grad(v):
-    return np.array([v[0] ** 3 - 2 * v[0] + 0.3, 2 * v[1]])
+        for name, value in settings(self, "steps", "saddle_steps", "local_steps").items():
+            check_int(OWNER, name, value, low=2)
 
 
 def descend(name: str, hyper: dict, grad: Callable, start, steps: int) -> np.ndarray:
@@ -170,17 +152,11 @@ def book(metrics: dict, config: Config) -> list[BookValue]:
             for k in BOOK_FOUR]
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.optimizer_paths import plot_optimizer_paths
-
-    return plot_optimizer_paths(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="optimizer-paths",
+    name=NAME,
     title="Optimizer paths on f(x, y) = x\u00b2/20 + y\u00b2, a saddle point and a local minimum",
     summary="Every optimizer from (-7, 2) for 30 steps on the book's anisotropic bowl, plus a saddle "
             "point and a double well where momentum's speed matters.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_optimizer_paths, book=book,
     quick={"steps": 30, "saddle_steps": 60, "local_steps": 60},
 ))

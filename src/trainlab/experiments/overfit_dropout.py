@@ -1,10 +1,11 @@
 """Overfitting 300 MNIST images with a 7-layer net, and dropout (ratio 0.2) against it.
 
-The setup of :mod:`trainlab.experiments.overfit_weight_decay` (first 300
-training images, 784-100x6-10 ReLU net, He weights, SGD lr 0.01, batch 100),
-trained for the book's 301 epochs without and with dropout after every hidden
-activation; same initial weights and batch order in every run. The claim is
-that dropout shrinks the train-test gap.
+The setup of overfit-weight-decay (first 300 training images, 784-100x6-10
+ReLU net, He weights, SGD lr 0.01, batch 100; the paired run of
+:mod:`trainlab.experiments.overfitting`), trained for the book's 301 epochs
+without and with dropout after every hidden activation; same initial weights
+and batch order in every run. The claim is that dropout shrinks the
+train-test gap.
 
 The book's dropout keeps the surviving activations unscaled while training
 and multiplies by the keep ratio 1 - p at test time; PyTorch's inverted form
@@ -20,14 +21,20 @@ Reference: Saito, *Deep Learning from Scratch*, sec. 6.4.3 (ch06/overfit_dropout
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.overfit_weight_decay import OverfitConfig, check_overfit, run_overfit
+from trainlab.experiments.overfitting import OverfitConfig, check_overfit, run_overfit
+from trainlab.plots.overfitting import plot_overfit
+
+NAME = "overfit-dropout"
 
 
 @dataclass(frozen=True)
 class Config(OverfitConfig):
+    owner: ClassVar[str] = f"experiment {NAME}"
+
     #: The book's dropout run trains for 301 epochs.
     epochs: int = 301
     #: Drop probability after each hidden activation (the book's dropout_ratio).
@@ -40,7 +47,8 @@ class Config(OverfitConfig):
     def __post_init__(self):
         super().__post_init__()
         if not 0 < self.dropout < 1:
-            raise ConfigError(f"dropout must be in (0, 1) (it is the technique compared), got {self.dropout}")
+            raise ConfigError(f"{self.owner}: dropout must be in (0, 1) (it is the technique compared), "
+                              f"got {self.dropout}")
 
 
 def _form(inverted: bool) -> str:
@@ -87,18 +95,12 @@ def book(metrics: dict, config: Config) -> list[BookValue]:
     return rows
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.overfit_dropout import plot_overfit_dropout
-
-    return plot_overfit_dropout(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="overfit-dropout",
+    name=NAME,
     title="Overfitting 300 MNIST images, and dropout against it",
     summary="A 7-layer ReLU net trained on the first 300 MNIST images for 301 epochs, with and without "
             "dropout (ratio 0.2, the book's form; PyTorch's inverted form for comparison): train and test "
             "accuracy every epoch, and the gap between them.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_overfit, book=book,
     quick={"n_test": 1000, "epochs": 100, "compare_forms": False},
 ))

@@ -40,6 +40,11 @@ from trainlab.layers.conv import Conv2d
 from trainlab.layers.linear import Flatten
 from trainlab.layers.pooling import AvgPool2d, MaxPool2d
 from trainlab.models.cnn import DeepConvNet, SimpleConvNet
+from trainlab.plots.receptive_field import plot_receptive_field
+from trainlab.validation import check_int
+
+NAME = "receptive-field"
+OWNER = f"experiment {NAME}"
 
 #: Stacks drawn on the 28x28 picture: (stack, index of its spatial layer).
 PICTURES = (("two 3x3", 1), ("three 3x3", 2), ("SimpleConvNet", 1), ("DeepConvNet", 2),
@@ -56,12 +61,11 @@ class Config:
     picture_size: int = 28
 
     def __post_init__(self):
-        if self.canvas < 8:
-            raise ConfigError(f"canvas must be >= 8, got {self.canvas}")
-        if self.channels < 1:
-            raise ConfigError(f"channels must be >= 1, got {self.channels}")
+        check_int(OWNER, "canvas", self.canvas, low=8)
+        check_int(OWNER, "channels", self.channels, low=1)
         if self.picture_size < 16:
-            raise ConfigError(f"picture_size must be >= 16 (DeepConvNet needs it), got {self.picture_size}")
+            raise ConfigError(f"{OWNER}: picture_size must be >= 16 (DeepConvNet needs it), "
+                              f"got {self.picture_size}")
 
 
 def hand_stacks(C: int) -> dict[str, list[Layer]]:
@@ -278,17 +282,11 @@ def book(metrics: dict, config: Config) -> list[BookValue]:
     ]
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.receptive_field import plot_receptive_field
-
-    return plot_receptive_field(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="receptive-field",
+    name=NAME,
     title="Receptive fields: the recursion r = r + (k-1) j against back-propagated footprints",
     summary="Receptive field and jump of every layer of SimpleConvNet, DeepConvNet and stacked 3x3 convolutions, "
             "computed analytically and measured by back-propagating one output unit through trainlab's layers.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_receptive_field, book=book,
     quick={},
 ))

@@ -13,10 +13,12 @@ from typing import Any, Iterable
 
 import numpy as np
 
+import trainlab.process
 from trainlab import __version__
 from trainlab.fileio import atomic_write_text
 from trainlab.errors import DataError
 from trainlab.experiments.base import EXPERIMENTS, BookValue, Claim, config_to_dict
+from trainlab.experiments.report import write_report
 
 
 @dataclass
@@ -96,14 +98,18 @@ def run_experiment(name: str, out_dir: str | os.PathLike, *, quick: bool = False
 
 def reproduce(names: Iterable[str] | None, out_dir: str | os.PathLike, *, quick: bool = False, seed: int = 0,
               log=print) -> tuple[list[ExperimentResult], Path]:
-    """Run the named experiments (all when None) and write ``out_dir/report.html``."""
-    from trainlab.experiments.report import write_report
+    """Run the named experiments (all when None) and write ``out_dir/report.html``.
 
+    The whole run is one :func:`trainlab.process.runtime` block: trainlab's
+    threads, BLAS held to one thread while they split the work, and freed
+    memory kept for the next training step; all restored when it ends.
+    """
     names = list(names) if names else EXPERIMENTS.names_in_order()
     names = [EXPERIMENTS.canonical(n) for n in names]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results = [run_experiment(n, out, quick=quick, seed=seed, log=log) for n in names]
+    with trainlab.process.runtime(keep_freed_memory=True):
+        results = [run_experiment(n, out, quick=quick, seed=seed, log=log) for n in names]
     report = write_report(results, out, quick=quick, seed=seed)
     return results, report
 

@@ -35,9 +35,14 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import load_subset, require_at_least, require_dataset, require_fraction
+from trainlab.experiments.common import check_dataset, check_fractions, load_subset, settings
 from trainlab.layers.linear import Linear
 from trainlab.models.mlp import MultiLayerNet
+from trainlab.plots.vanishing_gradients import plot_vanishing_gradients
+from trainlab.validation import check_positive, check_real
+
+NAME = "vanishing-gradients"
+OWNER = f"experiment {NAME}"
 
 #: (label, activation, weight init, BatchNorm). The first of each activation is the book's pairing.
 NETS = (
@@ -69,13 +74,12 @@ class Config:
     even_spread: float = 10.0
 
     def __post_init__(self):
-        require_dataset(self)
+        check_dataset(OWNER, self.dataset)
         if self.depth < 2:
-            raise ConfigError(f"depth must be >= 2 (first and last hidden layer differ), got {self.depth}")
-        require_at_least(self, 1, "n_samples", "width", "n_inits")
-        require_fraction(self, "vanish_ratio", include_one=False)
-        if not self.even_spread > 1:
-            raise ConfigError(f"even_spread must be > 1, got {self.even_spread}")
+            raise ConfigError(f"{OWNER}: depth must be >= 2 (first and last hidden layer differ), got {self.depth}")
+        check_positive(OWNER, **settings(self, "n_samples", "width", "n_inits"))
+        check_fractions(OWNER, self, "vanish_ratio", include_one=False)
+        check_real(OWNER, "even_spread", self.even_spread, low=1.0, low_open=True)
 
 
 def weight_grad_norms(model: MultiLayerNet, x, t) -> tuple[list[float], list[int]]:
@@ -176,17 +180,11 @@ def book(metrics: dict, config: Config) -> list[BookValue]:
                       float(f"{r['first_to_last_hidden']:.3g}"), note) for k, r in nets.items()]
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.vanishing_gradients import plot_vanishing_gradients
-
-    return plot_vanishing_gradients(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="vanishing-gradients",
+    name=NAME,
     title="Vanishing gradients: per-layer gradient norms of deep sigmoid and ReLU nets at initialisation",
     summary="Weight-gradient norm of every layer of 10-hidden-layer nets on a batch of MNIST, before training: "
             "sigmoid (Xavier) against ReLU (He), with and without BatchNorm, and with std 0.01 weights.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_vanishing_gradients, book=book,
     quick={"n_samples": 300, "n_inits": 2},
 ))

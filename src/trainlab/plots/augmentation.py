@@ -1,10 +1,29 @@
-"""Figures of the augmentation experiment: augmented digits, and accuracy with and without augmentation."""
+"""Figures of the augmentation experiment: augmented digits, and accuracy with and without augmentation.
+
+The experiment stores the digits it draws as hex strings (:func:`encode_images`),
+which keeps metrics.json small; the figure decodes them (:func:`decode_images`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 from trainlab.plots.style import pyplot, save
+
+
+def encode_images(images) -> list[list[str]]:
+    """Images in [0, 1] as 28 hex strings each, two digits (0..255) per pixel.
+
+    A row per string keeps metrics.json small (a list of numbers takes a line
+    per pixel there); :func:`decode_images` reverses it.
+    """
+    pixels = np.clip(np.rint(np.asarray(images) * 255), 0, 255).astype(np.uint8).reshape(-1, 28, 28)
+    return [[row.tobytes().hex() for row in image] for image in pixels]
+
+
+def decode_images(encoded) -> np.ndarray:
+    """(N, 28, 28) uint8 images from :func:`encode_images`' strings."""
+    return np.array([[np.frombuffer(bytes.fromhex(row), np.uint8) for row in image] for image in encoded])
 
 
 def _describe(pipeline: list[dict]) -> str:
@@ -16,8 +35,6 @@ def _describe(pipeline: list[dict]) -> str:
 
 
 def plot_augmentation(metrics: dict, config, out_dir):
-    from trainlab.experiments.augmentation import decode_images
-
     plt = pyplot()
     paths = []
     samples = metrics["samples"]

@@ -6,8 +6,11 @@ from trainlab.plots.style import pyplot, save
 
 
 def plot_optimizer_mnist(metrics: dict, config, out_dir):
-    from trainlab.experiments.optimizer_mnist import BOOK_FOUR
+    """Loss curves (the book's four, then all) and the test accuracy of every optimizer.
 
+    ``config.book_four`` names the optimizers of the book's figure 6-9.
+    """
+    book_four = config.book_four
     plt = pyplot()
     runs = metrics["runs"]
     its = metrics["curve_iterations"]
@@ -16,7 +19,7 @@ def plot_optimizer_mnist(metrics: dict, config, out_dir):
     where = f"{metrics['dataset']}, {metrics['n_train']} training images, batch {config.batch_size}"
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(16, 5))
-    for label in BOOK_FOUR:
+    for label in book_four:
         r = runs[label]
         ax1.plot(its, r["loss"], color=colors[label], alpha=0.15, linewidth=0.8)
         ax1.plot(its, r["smoothed_loss"], color=colors[label], label=f"{label} (lr {r['hyper']['lr']})")
@@ -26,7 +29,7 @@ def plot_optimizer_mnist(metrics: dict, config, out_dir):
     ax1.set_title(f"The book's four (fig. 6-9): smoothed loss; faint: batch loss\n({where})")
     ax1.legend()
     for label, r in runs.items():
-        style = "-" if label in BOOK_FOUR else "--"
+        style = "-" if label in book_four else "--"
         ax2.semilogy(its, r["smoothed_loss"], style, color=colors[label],
                      label=f"{label}: final {r['final_loss']:.3f}")
     ax2.set_xlabel("iteration")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from trainlab.functions2d import double_well, saddle, valley
 from trainlab.plots.style import pyplot, save
 
 
@@ -15,8 +16,6 @@ def _contour(ax, f, xlim, ylim, levels=20):
 
 
 def plot_optimizer_paths(metrics: dict, config, out_dir):
-    from trainlab.experiments.optimizer_paths import double_well, saddle, valley
-
     plt = pyplot()
     paths = []
     runs = metrics["valley"]

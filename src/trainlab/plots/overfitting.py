@@ -1,4 +1,4 @@
-"""Figures of the overfitting experiments: train and test accuracy with and without a technique."""
+"""Figure of the overfitting experiments: train and test accuracy without and with a technique."""
 
 from __future__ import annotations
 
@@ -7,18 +7,32 @@ import numpy as np
 from trainlab.plots.style import pyplot, save
 
 
-def plot_overfit(metrics: dict, config, out_dir, *, technique: str, setting: str, name: str,
-                 extra_labels: dict[str, str] | None = None):
+def describe_technique(options: dict) -> tuple[str, str, dict[str, str]]:
+    """What a run's options (``metrics["runs"]["with"]["options"]``) apply, for the labels.
+
+    Returns the technique ("weight decay"), its setting ("\u03bb = 0.1") and the
+    labels of further runs (by their key in ``metrics["runs"]``).
+    """
+    if "weight_decay" in options:
+        return "weight decay", f"\u03bb = {options['weight_decay']}", {}
+    inverted = options["inverted_dropout"]
+    form, other = ("inverted", "book's form") if inverted else ("book's form", "inverted form")
+    return "dropout", f"ratio {options['dropout']}, {form}", {"other form": f"with dropout ({other})"}
+
+
+def plot_overfit(metrics: dict, config, out_dir):
     """Three panels: accuracy without the technique, with it, and the train-test gap of every run.
 
-    ``technique`` names it ("weight decay"), ``setting`` its strength ("\u03bb = 0.1");
-    ``extra_labels`` names further runs (by their key in ``metrics["runs"]``) for the gap panel.
+    The technique and its strength are read from the options of the "with" run;
+    the figure is ``overfit-<technique>.png``.
     """
+    runs = metrics["runs"]
+    technique, setting, extra_labels = describe_technique(runs["with"]["options"])
+    name = "overfit-" + technique.replace(" ", "-")
     plt = pyplot()
-    labels = {"without": f"without {technique}", "with": f"with {technique} ({setting})", **(extra_labels or {})}
+    labels = {"without": f"without {technique}", "with": f"with {technique} ({setting})", **extra_labels}
     dataset = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(metrics["dataset"], metrics["dataset"])
     epochs = np.asarray(metrics["epochs"])
-    runs = metrics["runs"]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
     for ax, key in zip(axes[:2], ("without", "with")):
         r = runs[key]

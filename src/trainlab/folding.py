@@ -20,6 +20,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from trainlab.errors import ShapeError
+from trainlab.layers.base import Layer, Sequential, layer_from_spec, layer_to_spec, register_layer, replace_children
+from trainlab.layers.batchnorm import BatchNorm1d, BatchNorm2d, _BatchNorm
+from trainlab.layers.conv import Conv2d
+from trainlab.layers.linear import Linear
+
 #: (type of the layer before, type of the BatchNorm) -> function(layer, bn) -> folded layer
 FOLD_RULES: dict[tuple[type, type], Callable[[Layer, _BatchNorm], Layer]] = {}
 
@@ -55,12 +61,17 @@ def fold_affine(layer: Layer, bn: _BatchNorm, n_out: int, channel_axis: int) -> 
     return folded
 
 
-# Imported after fold_rule and fold_affine exist: importing the layers package imports
-# trainlab.layers.conv, which uses both while this module may still be loading.
-from trainlab.layers.base import (  # noqa: E402
-    Layer, Sequential, layer_from_spec, layer_to_spec, register_layer, replace_children)
-from trainlab.layers.batchnorm import BatchNorm1d, _BatchNorm  # noqa: E402
-from trainlab.layers.linear import Linear  # noqa: E402
+@fold_rule(Conv2d, BatchNorm2d)
+def fold_conv_batchnorm(conv: Conv2d, bn: BatchNorm2d) -> Conv2d:
+    """A Conv2d equal to ``bn(conv(x))`` in eval mode.
+
+    W' = W * s[:, None, None, None] and b' = (b - mean) * s + beta, with
+    s = gamma / sqrt(running_var + eps), per output channel.
+    """
+    if bn.num_features != conv.out_channels:
+        raise ShapeError(f"{bn.describe()} has {bn.num_features} channels but {conv.describe()} "
+                         f"produces {conv.out_channels}")
+    return fold_affine(conv, bn, conv.out_channels, channel_axis=0)
 
 
 @fold_rule(Linear, BatchNorm1d)

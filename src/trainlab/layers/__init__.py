@@ -12,7 +12,7 @@ from trainlab.layers.base import (
 )
 from trainlab.layers.batchnorm import BatchNorm1d, BatchNorm2d
 from trainlab.layers.blocks import AuxiliaryHead, Concat, DenseBlock, InceptionBlock, ResidualBlock, Transition
-from trainlab.layers.conv import Conv2d, col2im, im2col
+from trainlab.layers.conv import Conv2d, col2im, conv2d_backward, conv2d_forward, im2col
 from trainlab.layers.dropout import Dropout
 from trainlab.layers.linear import Flatten, Linear
 from trainlab.layers.losses import CrossEntropyLoss, Loss, MSELoss, SoftmaxWithLoss
@@ -25,5 +25,5 @@ __all__ = [
     "register_layer", "softmax",
     # convolutional layers and blocks
     "AuxiliaryHead", "AvgPool2d", "Concat", "Conv2d", "DenseBlock", "GlobalAvgPool2d", "InceptionBlock",
-    "MaxPool2d", "ResidualBlock", "Transition", "col2im", "im2col",
+    "MaxPool2d", "ResidualBlock", "Transition", "col2im", "conv2d_backward", "conv2d_forward", "im2col",
 ]

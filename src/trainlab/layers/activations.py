@@ -1,5 +1,7 @@
 """Element-wise activations and Softmax, each with its backward.
 
+ReLU runs through :mod:`trainlab.kernels` (its fast version splits large arrays over threads).
+
 Reference: Saito, *Deep Learning from Scratch*, sec. 3.2 and 5.5.
 """
 
@@ -7,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainlab import threads
+from trainlab import kernels
 from trainlab.backend import get_array_module
 from trainlab.errors import ConfigError
+from trainlab.kernels.registry import reference
 from trainlab.layers.base import Layer, check_input, register_layer
-from trainlab.layers.layout import flat_view, memory_order
 from trainlab.registry import Registry
 
 #: Activation layer classes by name, for MultiLayerNet(activation=...).
@@ -24,40 +26,29 @@ class _Elementwise(Layer):
         return self._forward(x)
 
 
+@reference
+def relu_forward(x):
+    """max(0, x) and the mask of where x > 0 (what backward needs): ``(out, mask)``."""
+    mask = x > 0
+    return x * mask, mask
+
+
+@reference
+def relu_backward(dout, mask):
+    """The gradient passes where the input was positive."""
+    return dout * mask
+
+
 @register_layer
 class ReLU(_Elementwise):
     """max(0, x); the gradient passes where x > 0."""
 
     def _forward(self, x):
-        xp = get_array_module(x)
-        order = memory_order(x)
-        if order is None or x.size < 2 * threads.PART_MIN_VALUES:
-            self._mask = x > 0
-            return xp.maximum(x, 0)
-        # Large and dense (a convolution's output): flat passes in parts, one per thread,
-        # keeping x's memory layout for the output and the mask.
-        out, mask = xp.empty_like(x), xp.empty_like(x, dtype=bool)
-        x1, out1, mask1 = flat_view(x, order), flat_view(out, order), flat_view(mask, order)
-
-        def work(part: slice) -> None:
-            xp.greater(x1[part], 0, out=mask1[part])
-            xp.maximum(x1[part], 0, out=out1[part])
-
-        threads.parallel_rows(work, x1.size, array=x)
-        self._mask = mask
+        out, self._mask = kernels.relu_forward(x)
         return out
 
     def backward(self, dout):
-        xp = get_array_module(dout)
-        mask = self._mask
-        order = memory_order(dout)
-        if dout.size < 2 * threads.PART_MIN_VALUES or order is None or order != memory_order(mask):
-            return dout * mask
-        dx = xp.empty_like(dout)
-        d1, dx1, mask1 = flat_view(dout, order), flat_view(dx, order), flat_view(mask, order)
-        threads.parallel_rows(lambda part: xp.multiply(d1[part], mask1[part], out=dx1[part]), d1.size,
-                              array=dout)
-        return dx
+        return kernels.relu_backward(dout, self._mask)
 
 
 @register_layer

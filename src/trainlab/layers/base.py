@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from trainlab.backend import DEFAULT_DTYPE
-from trainlab.errors import DTypeError, ShapeError
+from trainlab.errors import ConfigError, DTypeError, ShapeError
 from trainlab.registry import Registry
 
 #: Layer classes by name, so an architecture stored as JSON can be rebuilt.
@@ -81,9 +81,6 @@ class Layer:
     """
 
     needs_input_grad: bool = True
-    #: True for layers that split their large passes over trainlab's own threads
-    #: (:mod:`trainlab.threads`); a model holding one trains with BLAS on one thread.
-    splits_over_threads: bool = False
     #: True once a container's children were swapped after construction (see :func:`replace_children`).
     children_replaced: bool = False
 
@@ -219,6 +216,14 @@ class Layer:
             if hasattr(layer, "dtype"):
                 layer.dtype = np.dtype(dtype)
         return self
+
+    def __getstate__(self):
+        # What a forward pass kept for backward (``_cache``) is not part of the layer's state:
+        # copies (fold_batchnorm, the Trainer's NaN probe) and pickles leave it behind.
+        state = self.__dict__.copy()
+        if "_cache" in state:
+            state["_cache"] = None
+        return state
 
     # ---- messages -----------------------------------------------------------
     def describe(self) -> str:
@@ -365,6 +370,22 @@ def replace_children(layer: Layer, children: dict[str, Layer]) -> None:
     for name, child in children.items():
         layer.add_child(name, child)
     layer.children_replaced = True
+
+
+def check_pair(value, name: str, owner: str, *, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints as ``(height, width)``, each >= ``minimum`` (ConfigError otherwise)."""
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ConfigError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
+        items = tuple(value)
+    else:
+        items = (value, value)
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ConfigError(f"{owner}: {name} must be an int or a pair of ints, got {value!r}")
+        if v < minimum:
+            raise ConfigError(f"{owner}: {name} must be >= {minimum}, got {value!r}")
+    return int(items[0]), int(items[1])
 
 
 def resolve_dtype(dtype) -> np.dtype:

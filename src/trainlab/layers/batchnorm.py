@@ -1,10 +1,16 @@
 """Batch normalisation: training with batch statistics, inference with running averages.
 
 Train: x_hat = (x - mean_B) / sqrt(var_B + eps); y = gamma * x_hat + beta, with
-the biased batch variance. The running statistics follow PyTorch's momentum
-convention, running = (1 - momentum) * running + momentum * batch_stat, and the
-running variance takes the *unbiased* batch variance (times n / (n - 1)).
+the biased batch variance, per channel (axis 1) over every other axis. The
+running statistics follow PyTorch's momentum convention,
+running = (1 - momentum) * running + momentum * batch_stat, and the running
+variance takes the *unbiased* batch variance (times M / (M - 1)).
 Eval: the same affine map with the running mean and variance.
+
+:func:`batchnorm_forward` and :func:`batchnorm_backward` are the reference
+kernels (the book's computational graph, step by step); the layers call them
+through :mod:`trainlab.kernels`, whose fast version (:mod:`trainlab.kernels.batchnorm`)
+has the same meaning.
 
 Reference: Ioffe & Szegedy, 2015; Saito, *Deep Learning from Scratch*, sec. 6.3.
 """
@@ -15,21 +21,72 @@ from typing import Any
 
 import numpy as np
 
-from trainlab import threads
+from trainlab import kernels
 from trainlab.backend import get_array_module
 from trainlab.errors import ConfigError, ShapeError
+from trainlab.kernels.registry import reference
 from trainlab.layers.base import Layer, check_input, register_layer, resolve_dtype
-from trainlab.layers.layout import block_view, from_block, is_chwn
+
+
+@reference
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, eps: float, momentum: float, train: bool):
+    """Normalise x (N, C, ...) per channel C over every other axis: ``(out, cache)``.
+
+    ``gamma`` and ``beta`` are (C,) or None (no affine map). In training the
+    running statistics (C,) are updated in place, so other references to them stay valid.
+    """
+    xp = get_array_module(x)
+    C = x.shape[1]
+    axes = (0,) + tuple(range(2, x.ndim))  # every axis but the channels
+    shape = (1, C) + (1,) * (x.ndim - 2)  # a (C,) vector broadcast along those axes
+    if train:
+        mu = x.mean(axis=axes)  # (C,)
+        xc = x - mu.reshape(shape)
+        var = (xc * xc).mean(axis=axes)  # (C,), biased
+        M = x.size // C  # values per channel
+        m = x.dtype.type(momentum)
+        running_mean *= 1 - m
+        running_mean += m * mu
+        running_var *= 1 - m
+        running_var += (m * M / (M - 1)) * var
+    else:
+        xc = x - running_mean.reshape(shape)
+        var = running_var
+    std = xp.sqrt(var + x.dtype.type(eps))  # (C,)
+    xn = xc / std.reshape(shape)  # x_hat
+    out = xn.copy() if gamma is None else gamma.reshape(shape) * xn + beta.reshape(shape)
+    return out, (xc, xn, std, gamma, train)
+
+
+@reference
+def batchnorm_backward(dout, cache):
+    """Gradients of :func:`batchnorm_forward` for dout (N, C, ...): ``(dx, dgamma, dbeta)``.
+
+    Backward through the book's graph: x_hat = xc / std, std = sqrt(var + eps),
+    var = mean(xc^2), xc = x - mean(x). In eval mode the statistics are
+    constants and the layer is an affine map.
+    """
+    xc, xn, std, gamma, train = cache
+    C = dout.shape[1]
+    axes = (0,) + tuple(range(2, dout.ndim))
+    shape = (1, C) + (1,) * (dout.ndim - 2)
+    dbeta = dout.sum(axis=axes)
+    dgamma = (xn * dout).sum(axis=axes)
+    dxn = dout if gamma is None else gamma.reshape(shape) * dout
+    if not train:
+        return dxn / std.reshape(shape), dgamma, dbeta
+    M = dout.size // C
+    dxc = dxn / std.reshape(shape)
+    dstd = -(dxn * xc).sum(axis=axes) / (std * std)  # (C,)
+    dvar = 0.5 * dstd / std
+    dxc += (2.0 / M) * xc * dvar.reshape(shape)
+    dmu = dxc.sum(axis=axes)
+    dx = dxc - (dmu / M).reshape(shape)
+    return dx, dgamma, dbeta
 
 
 class _BatchNorm(Layer):
-    """Shared machinery: subclasses view their input as a 3-D (A, C, B) array.
-
-    Statistics are taken over axes 0 and 2 of that view, one per channel C.
-    Every layout used here has such a view without a copy: (N, C) is
-    (N, C, 1), (N, C, L) is itself, a row-major (N, C, H, W) array is
-    (N, C, H*W), and a convolution's (C, H, W, N) block is (1, C, H*W*N).
-    """
+    """Shared parameters, buffers and passes; subclasses check the input and say how it maps to (N, C, ...)."""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, *, dtype=None) -> None:
@@ -54,80 +111,43 @@ class _BatchNorm(Layer):
         self.add_buffer("running_mean", np.zeros(C, self.dtype))
         self.add_buffer("running_var", np.ones(C, self.dtype))
         self.add_buffer("num_batches_tracked", np.zeros((), np.int64))
-        self._cache = self._parts = None  # what backward needs: one cache, or one per part of the channels
-
-    # Subclasses: x -> (A, C, B) view and back; the layout tag says how to go back.
-    def _to_channels(self, x, layout=None):
-        raise NotImplementedError
-
-    def _from_channels(self, y, shape, layout):
-        raise NotImplementedError
+        self._cache = None
+        self._shape = None
 
     def _check(self, x):
         raise NotImplementedError
 
+    def _channels_view(self, x):
+        """x as (N, C, ...) with the normalised features on axis 1 (a reshape of x, no copy)."""
+        return x
+
     def forward(self, x, *, train: bool):
         self._check(x)
-        self._shape = x.shape
-        x3, self._layout = self._to_channels(x)
+        xc = self._channels_view(x)
+        if train and xc.size // xc.shape[1] < 2:
+            raise ShapeError(f"{self.describe()}: training needs more than one value per feature to "
+                             f"estimate a variance, got input of {xc.size // xc.shape[1]} row(s)")
         gamma = self.weight.data if self.affine else None
         beta = self.bias.data if self.affine else None
-        rm, rv = self._buffers["running_mean"], self._buffers["running_var"]
-
-        def normalise(c: slice):
-            return batchnorm_forward(x3[:, c], None if gamma is None else gamma[c], None if beta is None else beta[c],
-                                     rm[c], rv[c], eps=self.eps, momentum=self.momentum, train=train,
-                                     who=self.describe())
-
-        C = x3.shape[1]
-        if C > 1 and x3.size >= 2 * threads.PART_MIN_VALUES and threads.parallel_enabled(x3):
-            # Channels are independent: each thread normalises its own channels (the running
-            # statistics are updated through views of the buffers) and writes its slice of out.
-            xp = get_array_module(x3)
-            out = xp.empty(x3.shape, x3.dtype)
-
-            def work(_part: int, c0: int, c1: int):
-                part_out, cache = normalise(slice(c0, c1))
-                out[:, c0:c1] = part_out
-                return c0, c1, cache
-
-            min_channels = -(-threads.PART_MIN_VALUES // (x3.size // C))
-            self._parts, self._cache = threads.run_parts(work, C, min_items=min_channels, array=x3), None
-        else:
-            (out, self._cache), self._parts = normalise(slice(None)), None
+        out, self._cache = kernels.batchnorm_forward(
+            xc, gamma, beta, self._buffers["running_mean"], self._buffers["running_var"],
+            eps=self.eps, momentum=self.momentum, train=train)
         if train:
             self._buffers["num_batches_tracked"] = self._buffers["num_batches_tracked"] + 1
-        return self._from_channels(out, x.shape, self._layout)
+        self._shape = x.shape
+        return out.reshape(x.shape)
 
     def backward(self, dout):
+        if self._cache is None:
+            raise RuntimeError(f"{self.describe()}: backward called before forward")
         if tuple(dout.shape) != tuple(self._shape):
             raise ShapeError(f"{self.describe()}: backward expects a gradient of shape {tuple(self._shape)}, "
                              f"got {tuple(dout.shape)}")
-        if self._cache is None and self._parts is None:
-            raise RuntimeError(f"{self.describe()}: backward called before forward")
-        d3, _ = self._to_channels(dout, self._layout)
-        if self._parts is not None:
-            dx, dgamma, dbeta = self._backward_in_channel_parts(d3, self._parts)
-        else:
-            dx, dgamma, dbeta = batchnorm_backward(d3, self._cache)
+        dx, dgamma, dbeta = kernels.batchnorm_backward(self._channels_view(dout), self._cache)
         if self.affine:
             self.weight.grad = dgamma
             self.bias.grad = dbeta
-        return self._from_channels(dx, self._shape, self._layout)
-
-    def _backward_in_channel_parts(self, d3, parts):
-        """Backward of a forward pass done in channel parts: each part's channels in one thread."""
-        xp = get_array_module(d3)
-        C = d3.shape[1]
-        dx = xp.empty(d3.shape, d3.dtype)
-        dgamma, dbeta = xp.empty(C, d3.dtype), xp.empty(C, d3.dtype)
-
-        def work(_part: int, first: int, stop: int) -> None:
-            for c0, c1, cache in parts[first:stop]:
-                dx[:, c0:c1], dgamma[c0:c1], dbeta[c0:c1] = batchnorm_backward(d3[:, c0:c1], cache)
-
-        threads.run_parts(work, len(parts), array=d3)
-        return dx, dgamma, dbeta
+        return dx.reshape(self._shape)
 
     def scale_and_shift(self):
         """The eval-mode map as y = x * scale + shift per feature (used to fold into a layer)."""
@@ -177,13 +197,10 @@ class BatchNorm1d(_BatchNorm):
         else:
             check_input(self, x, ndim=(2, 3), features=self.num_features, dtype=self.dtype)
 
-    def _to_channels(self, x, layout=None):
-        if self.per_activation or x.ndim == 2:
-            return x.reshape(x.shape[0], -1, 1), "rows"  # (N, D, 1)
-        return x, "ncl"  # (N, C, L)
-
-    def _from_channels(self, y, shape, layout):
-        return y.reshape(shape)
+    def _channels_view(self, x):
+        if self.per_activation:
+            return x.reshape(x.shape[0], -1)  # (N, d1*d2*...): every activation its own feature
+        return x  # (N, C) or (N, C, L)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "per_activation": self.per_activation}
@@ -195,79 +212,3 @@ class BatchNorm2d(_BatchNorm):
 
     def _check(self, x):
         check_input(self, x, ndim=4, features=self.num_features, dtype=self.dtype)
-
-    def _to_channels(self, x, layout=None):
-        N, C, H, W = x.shape
-        if layout is None:
-            # Follow the input's storage so that neither direction copies it.
-            layout = "chwn" if is_chwn(x) else "nchw"
-        if layout == "chwn":
-            return block_view(x).reshape(1, C, H * W * N), layout  # a copy only if x is stored otherwise
-        return x.reshape(N, C, H * W), layout
-
-    def _from_channels(self, y, shape, layout):
-        N, C, H, W = shape
-        if layout == "chwn":
-            return from_block(y.reshape(C, H, W, N))
-        return y.reshape(shape)
-
-
-def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, eps, momentum, train, who="BatchNorm"):
-    """Normalise x (A, C, B) per channel over axes 0 and 2; in training also update the
-    running statistics (shape (C,)) in place.
-
-    Returns ``(out, cache)`` where cache holds what :func:`batchnorm_backward` needs.
-    """
-    xp = get_array_module(x)
-    A, C, B = x.shape
-    axes = (0, 2)
-    if train:
-        M = A * B
-        if M < 2:
-            raise ShapeError(f"{who}: training needs more than one value per feature to "
-                             f"estimate a variance, got input of {M} row(s)")
-        mean = x.mean(axis=axes, keepdims=True)
-        xc = x - mean
-        var = xp.square(xc).mean(axis=axes, keepdims=True)
-        # Update the running statistics in place: other references stay valid.
-        m = x.dtype.type(momentum)
-        running_mean *= 1 - m
-        running_mean += m * mean.reshape(C)
-        running_var *= 1 - m
-        running_var += (m * M / (M - 1)) * var.reshape(C)
-    else:
-        var = running_var.reshape(1, C, 1)
-        xc = x - running_mean.reshape(1, C, 1)
-    inv_std = 1.0 / xp.sqrt(var + x.dtype.type(eps))  # (1, C, 1)
-    x_hat = xc
-    x_hat *= inv_std
-    if gamma is None:
-        out = x_hat.copy() if train else x_hat
-    else:
-        out = x_hat * gamma.reshape(1, C, 1)
-        out += beta.reshape(1, C, 1)
-    return out, (x_hat, inv_std, gamma, train)
-
-
-def batchnorm_backward(dout, cache):
-    """Gradients of :func:`batchnorm_forward` for dout (A, C, B): returns (dx, dgamma, dbeta).
-
-    With the batch statistics, dx = gamma * inv_std * (dout - mean(dout) - x_hat * mean(dout * x_hat)),
-    the means taken per channel; the two sums are dbeta and dgamma, so nothing is summed twice.
-    """
-    x_hat, inv_std, gamma, train = cache
-    A, C, B = dout.shape
-    axes = (0, 2)
-    dbeta = dout.sum(axis=axes)
-    dgamma = (dout * x_hat).sum(axis=axes)
-    scale = inv_std.reshape(C) if gamma is None else gamma * inv_std.reshape(C)  # (C,)
-    if not train:
-        # Eval mode: an affine map with constant statistics.
-        return dout * scale.reshape(1, C, 1), dgamma, dbeta
-    M = A * B
-    dx = x_hat * (dgamma / M).reshape(1, C, 1)
-    xp = get_array_module(dout)
-    xp.subtract(dout, dx, out=dx)
-    dx -= (dbeta / M).reshape(1, C, 1)
-    dx *= scale.reshape(1, C, 1)
-    return dx, dgamma, dbeta

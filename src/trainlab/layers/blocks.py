@@ -6,10 +6,9 @@ keep their sub-layers in :class:`Sequential` children and always look them up
 through ``self._children``, so ``fold_batchnorm`` (which rewrites Sequentials
 at any depth) can replace them in a copy.
 
-Channel concatenations are written into one array stored as a (C, H, W, N)
-block (the layout convolutions produce, see :mod:`trainlab.layers.conv`), so
-each branch's output is copied once and a channel slice of the result is
-again contiguous memory.
+Channel concatenations are written into one array from :func:`empty_channels`
+(a kernel: the fast one stores it so that a channel slice is contiguous
+memory), so each branch's output is copied once.
 
 References: He et al., 2016, "Identity Mappings in Deep Residual Networks"
 (pre-activation blocks); Szegedy et al., 2015, "Going Deeper with Convolutions"
@@ -23,21 +22,25 @@ from typing import Any
 
 import numpy as np
 
+from trainlab import kernels
 from trainlab.backend import get_array_module
 from trainlab.errors import ConfigError, ShapeError
+from trainlab.kernels.registry import reference
 from trainlab.layers.activations import ReLU
 from trainlab.layers.base import Layer, Sequential, check_input, layer_from_spec, layer_to_spec, register_layer, resolve_dtype
 from trainlab.layers.batchnorm import BatchNorm2d
-from trainlab.layers.conv import Conv2d, empty_chwn
+from trainlab.layers.conv import Conv2d
 from trainlab.layers.linear import Linear
 from trainlab.layers.losses import CrossEntropyLoss
 from trainlab.layers.pooling import AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from trainlab.validation import check_positive
 
 
-def _positive(owner: str, **values) -> None:
-    for name, v in values.items():
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-            raise ConfigError(f"{owner}: {name} must be a positive int, got {v!r}")
+@reference
+def empty_channels(like, channels: int):
+    """An uninitialised (N, channels, H, W) array of ``like``'s N, H, W and dtype, to concatenate into."""
+    N, _, H, W = like.shape
+    return get_array_module(like).empty((N, channels, H, W), like.dtype)
 
 
 def _rng(rng) -> np.random.Generator:
@@ -82,7 +85,7 @@ class ResidualBlock(Layer):
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *,
                  rng: np.random.Generator | None = None, dtype=None) -> None:
         super().__init__()
-        _positive("ResidualBlock", in_channels=in_channels, out_channels=out_channels, stride=stride)
+        check_positive("ResidualBlock", in_channels=in_channels, out_channels=out_channels, stride=stride)
         self.in_channels, self.out_channels, self.stride = int(in_channels), int(out_channels), int(stride)
         self.dtype = resolve_dtype(dtype)
         rng, dt = _rng(rng), self.dtype
@@ -150,7 +153,7 @@ class Concat(Layer):
                              f"all need the same N, H and W to be concatenated")
         N, _, H, W = shapes[0]
         C = sum(s[1] for s in shapes)
-        out = empty_chwn(get_array_module(outs[0]), N, C, H, W, outs[0].dtype)
+        out = kernels.empty_channels(outs[0], C)  # (N, C, H, W)
         self._splits, c0 = [], 0
         for o in outs:
             c1 = c0 + o.shape[1]
@@ -187,7 +190,7 @@ class InceptionBlock(Concat):
 
     def __init__(self, in_channels: int, c1: int, c3r: int, c3: int, c5r: int, c5: int, pool_proj: int,
                  *, rng: np.random.Generator | None = None, dtype=None) -> None:
-        _positive("InceptionBlock", in_channels=in_channels, c1=c1, c3r=c3r, c3=c3, c5r=c5r, c5=c5,
+        check_positive("InceptionBlock", in_channels=in_channels, c1=c1, c3r=c3r, c3=c3, c5r=c5r, c5=c5,
                   pool_proj=pool_proj)
         rng, dt = _rng(rng), resolve_dtype(dtype)
 
@@ -228,9 +231,8 @@ class DenseBlock(Layer):
     with ``bottleneck=True`` (DenseNet-B), else BN-ReLU-Conv3x3(k); k is the
     growth rate. Shapes: (N, C, H, W) -> (N, C + n_layers * k, H, W).
 
-    All features live in one buffer stored as a (C, H, W, N) block: layer l reads a channel
-    prefix of it (a view, no concatenation copy) and writes its k new
-    channels after it. Backward walks the layers in reverse, adding each
+    All features live in one buffer: layer l reads a channel prefix of it
+    (a view, no concatenation copy) and writes its k new channels after it. Backward walks the layers in reverse, adding each
     layer's input gradient into the prefix.
 
     Reference: Huang et al., 2017, sec. 3 (dense connectivity, bottleneck layers).
@@ -239,7 +241,7 @@ class DenseBlock(Layer):
     def __init__(self, in_channels: int, growth_rate: int, n_layers: int, bottleneck: bool = True, *,
                  rng: np.random.Generator | None = None, dtype=None) -> None:
         super().__init__()
-        _positive("DenseBlock", in_channels=in_channels, growth_rate=growth_rate, n_layers=n_layers)
+        check_positive("DenseBlock", in_channels=in_channels, growth_rate=growth_rate, n_layers=n_layers)
         self.in_channels, self.growth_rate, self.n_layers = int(in_channels), int(growth_rate), int(n_layers)
         self.bottleneck = bool(bottleneck)
         self.dtype = resolve_dtype(dtype)
@@ -264,7 +266,7 @@ class DenseBlock(Layer):
         check_input(self, x, ndim=4, features=self.in_channels, dtype=self.dtype)
         N, C, H, W = x.shape
         k = self.growth_rate
-        features = empty_chwn(get_array_module(x), N, self.out_channels, H, W, x.dtype)
+        features = kernels.empty_channels(x, self.out_channels)  # (N, C + n_layers*k, H, W)
         features[:, :C] = x
         for i, layer in enumerate(self._children.values()):
             cin = C + i * k
@@ -275,10 +277,8 @@ class DenseBlock(Layer):
         return features
 
     def backward(self, dout):
-        xp = get_array_module(dout)
-        N, Ctot, H, W = dout.shape
         k, C = self.growth_rate, self.in_channels
-        grad = empty_chwn(xp, N, Ctot, H, W, dout.dtype)
+        grad = kernels.empty_channels(dout, dout.shape[1])
         grad[...] = dout  # accumulated in place below, so never dout itself
         for i in reversed(range(self.n_layers)):
             cin = C + i * k
@@ -301,7 +301,7 @@ class Transition(Sequential):
 
     def __init__(self, in_channels: int, compression: float = 0.5, *,
                  rng: np.random.Generator | None = None, dtype=None) -> None:
-        _positive("Transition", in_channels=in_channels)
+        check_positive("Transition", in_channels=in_channels)
         if not 0.0 < compression <= 1.0:
             raise ConfigError(f"Transition compression must be in (0, 1], got {compression}")
         out = int(np.floor(in_channels * compression))
@@ -341,7 +341,7 @@ class AuxiliaryHead(Layer):
     def __init__(self, in_channels: int, n_classes: int, weight: float = 0.3, *, hidden: int = 64,
                  rng: np.random.Generator | None = None, dtype=None) -> None:
         super().__init__()
-        _positive("AuxiliaryHead", in_channels=in_channels, n_classes=n_classes, hidden=hidden)
+        check_positive("AuxiliaryHead", in_channels=in_channels, n_classes=n_classes, hidden=hidden)
         if not weight >= 0:
             raise ConfigError(f"AuxiliaryHead weight must be >= 0, got {weight}")
         self.in_channels, self.n_classes, self.hidden = int(in_channels), int(n_classes), int(hidden)

@@ -6,10 +6,29 @@ from typing import Any
 
 import numpy as np
 
-from trainlab import threads
+from trainlab import kernels
 from trainlab.errors import ConfigError
 from trainlab.init import InitSpec, check_init_spec, initialise
+from trainlab.kernels.registry import reference
 from trainlab.layers.base import Layer, check_input, register_layer, resolve_dtype
+
+
+@reference
+def linear_forward(x, W, b):
+    """x (N, in) @ W (in, out) + b (out,) or None: the affine layer's output (N, out)."""
+    out = x @ W
+    if b is not None:
+        out += b
+    return out
+
+
+@reference
+def linear_backward(dout, x, W, *, input_grad: bool = True):
+    """Gradients of :func:`linear_forward` for dout (N, out): ``(dx or None, dW, db)``."""
+    dW = x.T @ dout  # (in, out)
+    db = dout.sum(axis=0)  # (out,)
+    dx = dout @ W.T if input_grad else None  # (N, in)
+    return dx, dW, db
 
 
 @register_layer
@@ -53,21 +72,16 @@ class Linear(Layer):
     def forward(self, x, *, train: bool):
         check_input(self, x, ndim=2, features=self.in_features, dtype=self.dtype)
         self._x = x
-        out = threads.matmul(x, self.weight.data)  # (N, out)
-        if self.bias is not None:
-            out += self.bias.data
-        return out
+        return kernels.linear_forward(x, self.weight.data, None if self.bias is None else self.bias.data)
 
     def backward(self, dout):
-        x = self._x
-        if x is None:
+        if self._x is None:
             raise RuntimeError(f"{self.describe()}: backward called before forward")
-        self.weight.grad = threads.matmul(x.T, dout)  # (in, out)
+        dx, self.weight.grad, db = kernels.linear_backward(dout, self._x, self.weight.data,
+                                                           input_grad=self.needs_input_grad)
         if self.bias is not None:
-            self.bias.grad = dout.sum(axis=0)
-        if not self.needs_input_grad:
-            return None
-        return threads.matmul(dout, self.weight.data.T)  # (N, in)
+            self.bias.grad = db
+        return dx
 
     def get_config(self) -> dict[str, Any]:
         return {"in_features": self.in_features, "out_features": self.out_features,

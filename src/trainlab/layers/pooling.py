@@ -1,9 +1,9 @@
 """Pooling of NCHW input: max, average (PyTorch semantics) and global average.
 
-Every window is visited through its kernel offsets: for offset (i, j) one
-strided view of the input (rows i, i + SH, ...; columns j, j + SW, ...)
-holds that tap of every window at once, so a pool costs KH*KW vectorised
-passes, never a loop over pixels or samples.
+The book's algorithm (sec. 7.4.4): unfold the windows with im2col, one window
+per row, take the maximum (or the mean) of each row, and reshape. Backward
+sends each window's gradient to the position of its maximum (or shares it
+equally among the window) and folds the rows back with col2im.
 
 - Max pooling pads with -inf and, like PyTorch, sends the gradient of a
   window to its first maximum in row-major order (ties do not split it).
@@ -11,6 +11,10 @@ passes, never a loop over pixels or samples.
   (PyTorch's default ``count_include_pad=True``).
 - Output size is floor((H + 2P - K) / S) + 1 (PyTorch's ``ceil_mode=False``);
   padding may be at most half the kernel, as in PyTorch.
+
+The ``*_forward``/``*_backward`` functions are the reference kernels; the
+layers call them through :mod:`trainlab.kernels` (fast version:
+:mod:`trainlab.kernels.pool`).
 
 Reference: Saito, *Deep Learning from Scratch*, sec. 7.3 and 7.4.4 (Pooling layer);
 ``torch.nn.MaxPool2d`` / ``AvgPool2d`` for the padding and tie conventions.
@@ -22,37 +26,91 @@ from typing import Any
 
 import numpy as np
 
-from trainlab import threads
+from trainlab import kernels
 from trainlab.backend import get_array_module
 from trainlab.errors import ConfigError, DTypeError, ShapeError
-from trainlab.layers.base import Layer, check_input, register_layer
-from trainlab.layers.conv import block_view, empty_chwn, from_block, pad_block, pair
+from trainlab.kernels.registry import reference
+from trainlab.layers.base import Layer, check_input, check_pair, register_layer
+from trainlab.layers.conv import col2im, im2col
+
+
+def _windows(x, kernel_size, stride, padding, pad_value: float):
+    """Every window of every channel as a row: (N*OH*OW*C, KH*KW), and (OH, OW)."""
+    N, C, H, W = x.shape
+    (KH, KW), (SH, SW), (PH, PW) = kernel_size, stride, padding
+    OH, OW = (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
+    col = im2col(x, KH, KW, stride, padding, pad_value=pad_value)  # (N*OH*OW, C*KH*KW)
+    return col.reshape(-1, KH * KW), (OH, OW)
+
+
+@reference
+def max_pool2d_forward(x, kernel_size, stride, padding, *, train: bool = True):
+    """The maximum of each KH x KW window of x (N, C, H, W): ``(out (N, C, OH, OW), cache)``."""
+    N, C = x.shape[:2]
+    col, (OH, OW) = _windows(x, kernel_size, stride, padding, -np.inf)
+    arg = col.argmax(axis=1)  # the first maximum of each window, in row-major order
+    out = col.max(axis=1).reshape(N, OH, OW, C).transpose(0, 3, 1, 2)  # (N, C, OH, OW)
+    return get_array_module(x).ascontiguousarray(out), (x.shape, arg, kernel_size, stride, padding)
+
+
+@reference
+def max_pool2d_backward(dout, cache):
+    """Gradient of :func:`max_pool2d_forward`: each window's dout goes to its maximum."""
+    xp = get_array_module(dout)
+    x_shape, arg, kernel_size, stride, padding = cache
+    KH, KW = kernel_size
+    dout = dout.transpose(0, 2, 3, 1)  # (N, OH, OW, C), the order of im2col's rows
+    dmax = xp.zeros((dout.size, KH * KW), dout.dtype)
+    dmax[xp.arange(arg.size), arg] = dout.reshape(-1)
+    dcol = dmax.reshape(dout.shape[0] * dout.shape[1] * dout.shape[2], -1)  # (N*OH*OW, C*KH*KW)
+    return col2im(dcol, x_shape, KH, KW, stride, padding)
+
+
+@reference
+def avg_pool2d_forward(x, kernel_size, stride, padding, *, train: bool = True):
+    """The mean of each KH x KW window of x, zero padding counted: ``(out (N, C, OH, OW), cache)``."""
+    N, C = x.shape[:2]
+    col, (OH, OW) = _windows(x, kernel_size, stride, padding, 0.0)
+    out = col.mean(axis=1).reshape(N, OH, OW, C).transpose(0, 3, 1, 2)  # (N, C, OH, OW)
+    return get_array_module(x).ascontiguousarray(out), (x.shape, kernel_size, stride, padding)
+
+
+@reference
+def avg_pool2d_backward(dout, cache):
+    """Gradient of :func:`avg_pool2d_forward`: each window's dout shared equally among its KH*KW taps."""
+    xp = get_array_module(dout)
+    x_shape, kernel_size, stride, padding = cache
+    KH, KW = kernel_size
+    dout = dout.transpose(0, 2, 3, 1).reshape(-1, 1)  # (N*OH*OW*C, 1)
+    dcol = xp.repeat(dout / (KH * KW), KH * KW, axis=1)  # (N*OH*OW*C, KH*KW)
+    N, C = x_shape[:2]
+    return col2im(dcol.reshape(-1, C * KH * KW), x_shape, KH, KW, stride, padding)
+
+
+@reference
+def global_avg_pool2d_backward(dout, x_shape):
+    """Gradient of the mean over H and W: dout (N, C) spread evenly over (N, C, H, W)."""
+    xp = get_array_module(dout)
+    N, C, H, W = x_shape
+    return xp.broadcast_to(dout.reshape(N, C, 1, 1) / (H * W), x_shape).copy()
 
 
 class _Pool2d(Layer):
-    """Shared configuration, shape checks and window offsets.
+    """Shared configuration and checks; subclasses name their kernels."""
 
-    The kernels work on the input as a C-contiguous (C, H, W, N) *block*, the
-    layout convolutions return (other inputs are copied into it once, which
-    padding does anyway): every tap then runs over N contiguous values, and
-    NumPy's element-wise passes never mix layouts. The output is stored the
-    same way, as an (N, C, OH, OW) view of a (C, OH, OW, N) block.
-    """
-
-    splits_over_threads = True
+    forward_kernel = backward_kernel = ""
 
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
         name = type(self).__name__
-        self.kernel_size = pair(kernel_size, "kernel_size", name, minimum=1)
-        self.stride = self.kernel_size if stride is None else pair(stride, "stride", name, minimum=1)
-        self.padding = pair(padding, "padding", name, minimum=0)
+        self.kernel_size = check_pair(kernel_size, "kernel_size", name, minimum=1)
+        self.stride = self.kernel_size if stride is None else check_pair(stride, "stride", name, minimum=1)
+        self.padding = check_pair(padding, "padding", name, minimum=0)
         for p, k in zip(self.padding, self.kernel_size):
             if 2 * p > k:
                 raise ConfigError(f"{name}: padding {self.padding} must be at most half the kernel "
                                   f"{self.kernel_size} (as in PyTorch)")
-        self._x_shape = None
-        self._arg = self._padded = None
+        self._cache = None
 
     def output_shape(self, x_shape) -> tuple[int, int, int, int]:
         N, C, H, W = x_shape
@@ -62,50 +120,20 @@ class _Pool2d(Layer):
                              f"{H + 2 * PH}x{W + 2 * PW} (input {H}x{W}, padding {PH}x{PW})")
         return N, C, (H + 2 * PH - KH) // SH + 1, (W + 2 * PW - KW) // SW + 1
 
-    def _prepare(self, x, fill: float):
-        """Check x; return (padded block, OH, OW) and remember the input's shape."""
+    def forward(self, x, *, train: bool):
         check_input(self, x, ndim=4)
         if not np.issubdtype(x.dtype, np.floating):
             raise DTypeError(f"{self.describe()}: input must be floating point, got {x.dtype}; "
                              f"convert it with x.astype(np.float32)")
-        _, _, OH, OW = self.output_shape(x.shape)
-        self._x_shape = x.shape
-        PH, PW = self.padding
-        if PH or PW:
-            return pad_block(x, PH, PW, fill), OH, OW  # (C, Hp, Wp, N)
-        xp = get_array_module(x)
-        return xp.ascontiguousarray(block_view(x)), OH, OW  # a view when x is stored CHWN
+        self.output_shape(x.shape)
+        out, self._cache = kernels.lookup(self.forward_kernel)(x, self.kernel_size, self.stride, self.padding,
+                                                               train=train)
+        return out
 
-    def _block_shape(self, H: int, W: int) -> tuple[int, int, int, int]:
-        N, C = self._x_shape[:2]
-        return C, H, W, N
-
-    def _taps(self, OH: int, OW: int):
-        """(k, index): the part of the padded block under kernel offset k = i*KW + j, for every window."""
-        (KH, KW), (SH, SW) = self.kernel_size, self.stride
-        for i in range(KH):
-            for j in range(KW):
-                yield i * KW + j, (slice(None), slice(i, i + SH * (OH - 1) + 1, SH),
-                                   slice(j, j + SW * (OW - 1) + 1, SW))
-
-    def _overlapping(self) -> bool:
-        return any(s < k for s, k in zip(self.stride, self.kernel_size))
-
-    def _grad_block(self, xp, dtype):
-        """Zeros of the padded input's block shape."""
-        H, W = self._x_shape[2:]
-        PH, PW = self.padding
-        return xp.zeros(self._block_shape(H + 2 * PH, W + 2 * PW), dtype)
-
-    def _dout_block(self, dout):
-        """dout (N, C, OH, OW) as a contiguous (C, OH, OW, N) block."""
-        return get_array_module(dout).ascontiguousarray(block_view(dout))
-
-    def _crop(self, dblock):
-        """dx from the padded gradient block: the interior, as an (N, C, H, W) view."""
-        H, W = self._x_shape[2:]
-        PH, PW = self.padding
-        return from_block(dblock[:, PH:PH + H, PW:PW + W] if (PH or PW) else dblock)
+    def backward(self, dout):
+        if self._cache is None:
+            raise RuntimeError(f"{self.describe()}: backward called before forward")
+        return kernels.lookup(self.backward_kernel)(dout, self._cache)
 
     def get_config(self) -> dict[str, Any]:
         return {"kernel_size": list(self.kernel_size), "stride": list(self.stride),
@@ -117,82 +145,9 @@ class MaxPool2d(_Pool2d):
     """Maximum over each KH x KW window.
 
     Shapes: x (N, C, H, W) -> (N, C, OH, OW). ``stride`` defaults to the kernel size.
-    The offset of each window's (first) maximum is kept for backward.
     """
 
-    def forward(self, x, *, train: bool):
-        xp = get_array_module(x)
-        block, OH, OW = self._prepare(x, -np.inf)
-        out = xp.empty(self._block_shape(OH, OW), x.dtype)
-        if train:
-            self._arg, self._padded = self._argmax(block, out), None
-            return from_block(out)
-
-        # Eval: the maximum alone; the window offsets are found later only if backward asks.
-        def work(c: slice) -> None:
-            for k, at in self._taps(OH, OW):
-                if k == 0:
-                    out[c] = block[c][at]
-                else:
-                    xp.maximum(out[c], block[c][at], out=out[c])
-
-        self._in_channel_parts(work, block)
-        self._arg, self._padded = None, block
-        return from_block(out)
-
-    def _in_channel_parts(self, work, block) -> None:
-        """``work(channels)`` over parts of the channel axis of a (C, H, W, N) block, one part per thread."""
-        threads.parallel_rows(work, block.shape[0], values_per_row=block[0].size, array=block)
-
-    def _argmax(self, block, out):
-        """Fill ``out`` with each window's maximum; return the offset k of its first maximum."""
-        xp = get_array_module(block)
-        KH, KW = self.kernel_size
-        itype = np.uint8 if KH * KW <= 256 else np.int32
-        arg = xp.zeros(out.shape, itype)
-
-        def work(c: slice) -> None:
-            better = xp.empty(out[c].shape, np.bool_)
-            step = xp.empty(out[c].shape, itype)
-            for k, at in self._taps(*out.shape[1:3]):
-                v = block[c][at]  # tap k of every window
-                if k == 0:
-                    out[c] = v
-                    continue
-                # Strictly greater, so ties keep the first maximum. The running maximum's offset is
-                # the last k at which it rose, i.e. max over k of k * better_k; arithmetic on the
-                # mask is several times faster than masked copies.
-                xp.greater(v, out[c], out=better)
-                xp.maximum(out[c], v, out=out[c])
-                xp.multiply(better, itype(k), out=step)
-                xp.maximum(arg[c], step, out=arg[c])
-
-        self._in_channel_parts(work, block)
-        return arg
-
-    def backward(self, dout):
-        xp = get_array_module(dout)
-        dblock = self._dout_block(dout)
-        if self._arg is None:
-            if self._padded is None:
-                raise RuntimeError(f"{self.describe()}: backward called before forward")
-            self._arg = self._argmax(self._padded, xp.empty_like(dblock))
-            self._padded = None
-        arg = self._arg
-        dx = self._grad_block(xp, dblock.dtype)
-        overlapping = self._overlapping()
-
-        def work(c: slice) -> None:
-            hit = xp.empty(arg[c].shape, np.bool_)
-            for k, at in self._taps(*arg.shape[1:3]):
-                xp.equal(arg[c], k, out=hit)
-                if overlapping:
-                    dx[c][at] += dblock[c] * hit
-                else:
-                    xp.multiply(dblock[c], hit, out=dx[c][at])
-
-        self._in_channel_parts(work, dx)
-        return self._crop(dx)
+    forward_kernel, backward_kernel = "max_pool2d_forward", "max_pool2d_backward"
 
 
 @register_layer
@@ -202,31 +157,7 @@ class AvgPool2d(_Pool2d):
     Shapes: x (N, C, H, W) -> (N, C, OH, OW). ``stride`` defaults to the kernel size.
     """
 
-    def forward(self, x, *, train: bool):
-        xp = get_array_module(x)
-        block, OH, OW = self._prepare(x, 0.0)
-        KH, KW = self.kernel_size
-        out = xp.empty(self._block_shape(OH, OW), x.dtype)
-        for k, at in self._taps(OH, OW):
-            if k == 0:
-                out[...] = block[at]
-            else:
-                out += block[at]
-        out *= out.dtype.type(1.0 / (KH * KW))
-        return from_block(out)
-
-    def backward(self, dout):
-        xp = get_array_module(dout)
-        KH, KW = self.kernel_size
-        share = self._dout_block(dout) * dout.dtype.type(1.0 / (KH * KW))  # each tap's part of the gradient
-        dx = self._grad_block(xp, dout.dtype)
-        overlapping = self._overlapping()
-        for k, at in self._taps(*share.shape[1:3]):
-            if overlapping:
-                dx[at] += share
-            else:
-                dx[at] = share
-        return self._crop(dx)
+    forward_kernel, backward_kernel = "avg_pool2d_forward", "avg_pool2d_backward"
 
 
 @register_layer
@@ -249,11 +180,9 @@ class GlobalAvgPool2d(Layer):
         return x.mean(axis=(2, 3), keepdims=self.keepdim)  # (N, C[, 1, 1])
 
     def backward(self, dout):
-        xp = get_array_module(dout)
-        N, C, H, W = self._x_shape
-        dx = empty_chwn(xp, N, C, H, W, dout.dtype)
-        dx[...] = dout.reshape(N, C, 1, 1) * dout.dtype.type(1.0 / (H * W))
-        return dx
+        if self._x_shape is None:
+            raise RuntimeError(f"{self.describe()}: backward called before forward")
+        return kernels.global_avg_pool2d_backward(dout, self._x_shape)
 
     def get_config(self) -> dict[str, Any]:
         return {"keepdim": self.keepdim}

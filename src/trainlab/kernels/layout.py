@@ -1,11 +1,16 @@
 """Memory layout of image batches: (N, C, H, W) arrays stored as (C, H, W, N) blocks.
 
-Convolutions and pools store their outputs with the batch as the innermost
-axis and hand out (N, C, H, W) views of that block (see :mod:`trainlab.layers.conv`);
-these helpers let any layer find and follow that storage without copying.
+The fast kernels store convolution and pooling outputs with the batch as the
+innermost axis and hand out (N, C, H, W) views of that block (see
+:mod:`trainlab.kernels.conv`); these helpers let every fast kernel find and
+follow that storage without copying. The layers never see it: to them every
+array is (N, C, H, W).
 """
 
 from __future__ import annotations
+
+from trainlab.backend import get_array_module
+from trainlab.kernels.registry import fast
 
 
 def block_view(x):
@@ -42,3 +47,11 @@ def memory_order(x):
 def flat_view(x, order):
     """The 1-D view of ``x`` in memory order (``order`` from :func:`memory_order`); no copy."""
     return x.transpose(order).reshape(-1)
+
+
+@fast("empty_channels")
+def empty_channels(like, channels: int):
+    """Fast :func:`trainlab.layers.blocks.empty_channels`: stored as a (C, H, W, N) block, the layout
+    the fast convolution returns, so channel slices of it are contiguous memory."""
+    N, _, H, W = like.shape
+    return empty_chwn(get_array_module(like), N, channels, H, W, like.dtype)

@@ -1,0 +1,136 @@
+"""Fast batch normalisation: the reference of :mod:`trainlab.layers.batchnorm`, without copies, in thread parts.
+
+1. Storage. The input is viewed as a 3-D (A, C, B) array and the statistics
+   are taken over axes 0 and 2. Every layout met here has such a view without
+   a copy: (N, C) is (N, C, 1), (N, C, L) is itself, a row-major (N, C, H, W)
+   array is (N, C, H*W), and a (C, H, W, N) block from the fast convolution is
+   (1, C, H*W*N); the output keeps the input's storage.
+2. Fewer passes. Backward uses the closed form
+   dx = gamma * inv_std * (dout - mean(dout) - x_hat * mean(dout * x_hat)),
+   whose two sums are dbeta and dgamma, so nothing is summed twice.
+3. Threads. Channels are independent: on large inputs each thread normalises
+   its own channels (the running statistics are updated through views of the
+   buffers) and writes its slice of the output.
+"""
+
+from __future__ import annotations
+
+from trainlab.backend import get_array_module
+from trainlab.kernels import threads
+from trainlab.kernels.layout import block_view, from_block, is_chwn
+from trainlab.kernels.registry import fast
+
+
+def _to_3d(x, layout=None):
+    """x as (A, C, B) and the layout tag that says how to go back."""
+    if x.ndim == 4:
+        N, C, H, W = x.shape
+        layout = layout or ("chwn" if is_chwn(x) else "nchw")
+        if layout == "chwn":
+            return block_view(x).reshape(1, C, H * W * N), layout  # a copy only if x is stored otherwise
+        return x.reshape(N, C, H * W), layout
+    if x.ndim == 2:
+        return x.reshape(x.shape[0], x.shape[1], 1), "nc"
+    return x.reshape(x.shape[0], x.shape[1], -1), "ncl"
+
+
+def _from_3d(y, shape, layout):
+    if layout == "chwn":
+        N, C, H, W = shape
+        return from_block(y.reshape(C, H, W, N))
+    return y.reshape(shape)
+
+
+@fast("batchnorm_forward")
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, eps: float, momentum: float, train: bool):
+    """Fast :func:`trainlab.layers.batchnorm.batchnorm_forward`."""
+    x3, layout = _to_3d(x)
+
+    def normalise(c: slice):
+        return _forward_3d(x3[:, c], None if gamma is None else gamma[c], None if beta is None else beta[c],
+                           running_mean[c], running_var[c], eps=eps, momentum=momentum, train=train)
+
+    C = x3.shape[1]
+    if C > 1 and x3.size >= 2 * threads.PART_MIN_VALUES and threads.parallel_enabled(x3):
+        xp = get_array_module(x3)
+        out = xp.empty(x3.shape, x3.dtype)
+
+        def work(_part: int, c0: int, c1: int):
+            part_out, cache = normalise(slice(c0, c1))
+            out[:, c0:c1] = part_out
+            return c0, c1, cache
+
+        min_channels = -(-threads.PART_MIN_VALUES // (x3.size // C))
+        parts = threads.run_parts(work, C, min_items=min_channels, array=x3)
+        return _from_3d(out, x.shape, layout), (layout, x.shape, parts, None)
+    out, cache = normalise(slice(None))
+    return _from_3d(out, x.shape, layout), (layout, x.shape, None, cache)
+
+
+@fast("batchnorm_backward")
+def batchnorm_backward(dout, cache):
+    """Fast :func:`trainlab.layers.batchnorm.batchnorm_backward`."""
+    layout, shape, parts, whole = cache
+    d3, _ = _to_3d(dout, layout)
+    if parts is None:
+        dx, dgamma, dbeta = _backward_3d(d3, whole)
+        return _from_3d(dx, shape, layout), dgamma, dbeta
+    xp = get_array_module(d3)
+    C = d3.shape[1]
+    dx = xp.empty(d3.shape, d3.dtype)
+    dgamma, dbeta = xp.empty(C, d3.dtype), xp.empty(C, d3.dtype)
+
+    def work(_part: int, first: int, stop: int) -> None:
+        for c0, c1, part_cache in parts[first:stop]:
+            dx[:, c0:c1], dgamma[c0:c1], dbeta[c0:c1] = _backward_3d(d3[:, c0:c1], part_cache)
+
+    threads.run_parts(work, len(parts), array=d3)
+    return _from_3d(dx, shape, layout), dgamma, dbeta
+
+
+def _forward_3d(x, gamma, beta, running_mean, running_var, *, eps, momentum, train):
+    """Normalise x (A, C, B) per channel over axes 0 and 2; in training update the running statistics."""
+    xp = get_array_module(x)
+    A, C, B = x.shape
+    axes = (0, 2)
+    if train:
+        M = A * B
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = xp.square(xc).mean(axis=axes, keepdims=True)
+        m = x.dtype.type(momentum)
+        running_mean *= 1 - m
+        running_mean += m * mean.reshape(C)
+        running_var *= 1 - m
+        running_var += (m * M / (M - 1)) * var.reshape(C)
+    else:
+        var = running_var.reshape(1, C, 1)
+        xc = x - running_mean.reshape(1, C, 1)
+    inv_std = 1.0 / xp.sqrt(var + x.dtype.type(eps))  # (1, C, 1)
+    x_hat = xc
+    x_hat *= inv_std
+    if gamma is None:
+        out = x_hat.copy()
+    else:
+        out = x_hat * gamma.reshape(1, C, 1)
+        out += beta.reshape(1, C, 1)
+    return out, (x_hat, inv_std, gamma, train)
+
+
+def _backward_3d(dout, cache):
+    """Gradients of :func:`_forward_3d` for dout (A, C, B): (dx, dgamma, dbeta)."""
+    x_hat, inv_std, gamma, train = cache
+    A, C, B = dout.shape
+    axes = (0, 2)
+    dbeta = dout.sum(axis=axes)
+    dgamma = (dout * x_hat).sum(axis=axes)
+    scale = inv_std.reshape(C) if gamma is None else gamma * inv_std.reshape(C)  # (C,)
+    if not train:
+        return dout * scale.reshape(1, C, 1), dgamma, dbeta
+    M = A * B
+    dx = x_hat * (dgamma / M).reshape(1, C, 1)
+    xp = get_array_module(dout)
+    xp.subtract(dout, dx, out=dx)
+    dx -= (dbeta / M).reshape(1, C, 1)
+    dx *= scale.reshape(1, C, 1)
+    return dx, dgamma, dbeta

@@ -1,0 +1,85 @@
+"""The one door to process-wide state: BLAS threads, trainlab's threads, the allocator.
+
+Nothing else in trainlab changes state that outlives a call: layers,
+kernels and ``Trainer.fit`` run with whatever the process has. A caller who
+wants trainlab's speed enters :func:`runtime` around its work, and every
+setting is put back when the block ends::
+
+    with trainlab.runtime(threads=2, keep_freed_memory=True):
+        trainer.fit(x, t)
+
+What the block changes, and why:
+
+- ``threads``: how many threads trainlab's fast kernels split their large
+  passes over (convolution row blocks, im2col copies, large products, ReLU,
+  pooling, BatchNorm; :mod:`trainlab.kernels.threads`). Default: the
+  ``TRAINLAB_NUM_THREADS`` variable, or one per core.
+- BLAS threads: while trainlab splits over more than one thread, BLAS runs on
+  one (each part does its own products; two kinds of threads competing for
+  the cores, with BLAS's spinning while they wait, is far slower). Give
+  ``blas_threads`` to choose otherwise: networks of linear layers alone train
+  faster on BLAS's own threads (``runtime(threads=1, blas_threads=2)``).
+- ``keep_freed_memory``: glibc keeps freed blocks of up to 32 MiB for the
+  next training step instead of mapping them afresh (:mod:`trainlab.allocator`).
+  On exit the kept memory is handed back, but glibc's thresholds cannot return
+  to their adaptive defaults: they stay raised for the rest of the process.
+  That is why this setting is off unless asked for; the command line, the
+  experiment runner and the benchmarks ask for it.
+
+Contexts nest; each restores what it found. The settings are the process's,
+not a thread's: enter the context from the thread that runs the work, and do
+not run two differently configured contexts at once in threads of one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Iterator
+
+from trainlab import allocator
+from trainlab.kernels import threads as kernel_threads
+from trainlab.validation import check_bool, check_int
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """What a :func:`runtime` block runs with (``None`` for BLAS: left as it was)."""
+
+    threads: int
+    blas_threads: int | None
+    keep_freed_memory: bool
+
+
+@contextlib.contextmanager
+def runtime(threads: int | None = None, *, blas_threads: int | None = None,
+            keep_freed_memory: bool = False) -> Iterator[RuntimeSettings]:
+    """Run the block with trainlab's threads, BLAS threads and allocator set; restore them on exit.
+
+    Parameters
+    ----------
+    threads : int, optional
+        Threads for trainlab's large passes; default ``TRAINLAB_NUM_THREADS`` or one per core.
+    blas_threads : int, optional
+        BLAS threads inside the block; default 1 when ``threads > 1`` (else BLAS is left alone).
+    keep_freed_memory : bool, default False
+        Keep freed memory for the next step (glibc only; also off under
+        ``TRAINLAB_KEEP_FREED_MEMORY=0``). See the module docstring for why it is off by default.
+    """
+    count = kernel_threads.get_num_threads() if threads is None else check_int("runtime", "threads", threads, low=1)
+    if blas_threads is not None:
+        blas_threads = check_int("runtime", "blas_threads", blas_threads, low=1)
+    elif count > 1:
+        blas_threads = 1
+    keep = check_bool("runtime", "keep_freed_memory", keep_freed_memory)
+    saved_threads = kernel_threads.configured_threads()
+    kernel_threads.set_num_threads(count)
+    saved_blas = kernel_threads.set_blas_threads(blas_threads) if blas_threads is not None else []
+    kept = allocator.keep_freed_memory() if keep else False
+    try:
+        yield RuntimeSettings(count, blas_threads, kept)
+    finally:
+        kernel_threads.restore_blas_threads(saved_blas)
+        kernel_threads.set_num_threads(saved_threads)
+        if kept:
+            allocator.release_freed_memory()

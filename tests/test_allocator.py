@@ -68,21 +68,30 @@ def test_enabled_reads_the_environment_variable(monkeypatch):
     assert allocator.enabled()
 
 
-@pytest.mark.parametrize("with_conv", [True, False])
-def test_trainer_keeps_freed_memory_for_convolutional_models_only(with_conv, monkeypatch, rng):
+@pytest.mark.parametrize("keep", [True, False])
+def test_freed_memory_is_kept_only_inside_a_runtime_that_asks(keep, monkeypatch, rng):
+    """Trainer.fit leaves the allocator alone; runtime(keep_freed_memory=True) keeps and releases."""
     import numpy as np
 
     from trainlab.layers import Conv2d, Flatten, Linear, Sequential
     from trainlab.optim import SGD
+    from trainlab.process import runtime
     from trainlab.training import Trainer
 
     calls = []
-    monkeypatch.setattr(allocator, "keep_freed_memory", lambda: calls.append("keep"))
+    monkeypatch.setattr(allocator, "keep_freed_memory", lambda: calls.append("keep") or True)
     monkeypatch.setattr(allocator, "release_freed_memory", lambda: calls.append("release"))
     x = rng.random((20, 1, 3, 3), dtype=np.float32)
     t = rng.integers(0, 2, 20)
-    layers = [Conv2d(1, 2, 1, rng=rng)] if with_conv else []
-    model = Sequential(*layers, Flatten(), Linear(18 if with_conv else 9, 2, rng=rng))
-    Trainer(model, SGD(model.parameters(), lr=0.1), batch_size=10, epochs=1, progress=False,
-            eval_train=False).fit(x, t)
-    assert calls == (["keep", "release"] if with_conv else [])
+    model = Sequential(Conv2d(1, 2, 1, rng=rng), Flatten(), Linear(18, 2, rng=rng))
+
+    def fit():
+        Trainer(model, SGD(model.parameters(), lr=0.1), batch_size=10, epochs=1, progress=False,
+                eval_train=False).fit(x, t)
+
+    fit()
+    assert calls == []  # fit by itself changes nothing
+    with runtime(keep_freed_memory=keep):
+        fit()
+        assert calls == (["keep"] if keep else [])
+    assert calls == (["keep", "release"] if keep else [])

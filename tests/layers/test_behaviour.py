@@ -90,12 +90,12 @@ def test_fold_leaves_original_untouched_and_keeps_unfoldable_bn():
 
 
 def test_l2_in_model_equals_l2_in_loss(rng):
-    """MultiLayerNet(weight_decay) adds 0.5*lam*sum W^2 to the loss and lam*W to the weight gradients."""
+    """MultiLayerNet.gradient(l2_penalty=lam) adds 0.5*lam*sum W^2 to the loss and lam*W to the weight gradients."""
     lam = 0.1
-    decayed = MultiLayerNet(5, [6], 3, weight_decay=lam, seed=4, dtype=np.float64)
-    plain = MultiLayerNet(5, [6], 3, weight_decay=0.0, seed=4, dtype=np.float64)
+    decayed = MultiLayerNet(5, [6], 3, seed=4, dtype=np.float64)
+    plain = MultiLayerNet(5, [6], 3, seed=4, dtype=np.float64)
     x, t = rng.standard_normal((8, 5)), rng.integers(0, 3, 8)
-    loss_d, loss_p = decayed.gradient(x, t), plain.gradient(x, t)
+    loss_d, loss_p = decayed.gradient(x, t, l2_penalty=lam), plain.gradient(x, t)
     weights = [p for _, p in plain.named_parameters() if p.decay]
     assert loss_d == pytest.approx(loss_p + 0.5 * lam * sum((w.data ** 2).sum() for w in weights))
     for (name, pd), (_, pp) in zip(decayed.named_parameters(), plain.named_parameters()):

@@ -115,11 +115,11 @@ def test_mlp_weight_decay_gradient(rng):
     """The L2 term's gradient is included by MultiLayerNet.gradient."""
     from trainlab.gradcheck import numerical_gradient, relative_error
 
-    net = MultiLayerNet(4, [5], 3, weight_decay=0.3, seed=2, dtype=np.float64)
+    net = MultiLayerNet(4, [5], 3, seed=2, dtype=np.float64)
     x, t = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
-    net.gradient(x, t)
+    net.gradient(x, t, l2_penalty=0.3)
     for name, p in net.named_parameters():
-        numeric = numerical_gradient(lambda: net.loss(x, t), p.data)
+        numeric = numerical_gradient(lambda: net.loss(x, t, l2_penalty=0.3), p.data)
         assert relative_error(p.grad, numeric) < TOL, name
 
 

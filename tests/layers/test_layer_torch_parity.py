@@ -10,6 +10,8 @@ from trainlab.layers import (
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
+# Both implementations of the kernels against PyTorch.
+pytestmark = pytest.mark.parametrize("kernel_implementation", ["reference", "fast"], indirect=True)
 
 
 def _t(a):

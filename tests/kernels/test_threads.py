@@ -1,4 +1,4 @@
-"""trainlab.threads: splitting passes over threads, BLAS held to one thread, and the layers that use it."""
+"""trainlab.kernels.threads: splitting passes over threads, BLAS held to one thread, and the kernels that use it."""
 
 import threading
 import time
@@ -6,13 +6,14 @@ import time
 import numpy as np
 import pytest
 
-from trainlab import threads
 from trainlab.errors import ConfigError
+from trainlab.kernels import conv as conv_module
+from trainlab.kernels import threads
+from trainlab.kernels.layout import block_view, from_block
 from trainlab.layers import BatchNorm2d, Conv2d, CrossEntropyLoss, Flatten, Linear, MaxPool2d, ReLU, Sequential
-from trainlab.layers import conv as conv_module
-from trainlab.layers.layout import block_view, from_block
 from trainlab.models import DeepConvNet
 from trainlab.optim import SGD
+from trainlab.process import runtime
 from trainlab.training import Trainer
 
 
@@ -24,8 +25,8 @@ def small_parts(monkeypatch):
 
 @pytest.fixture
 def parallel():
-    """Three threads (uneven parts) with BLAS on one thread, as inside Trainer.fit."""
-    with threads.use_threads(3), threads.blas_on_one_thread():
+    """Three threads (uneven parts) with BLAS on one thread, as inside trainlab.runtime."""
+    with runtime(threads=3):
         assert threads.parallel_enabled()
         yield
 
@@ -78,7 +79,7 @@ def test_a_part_never_splits_again(parallel):
 def test_non_numpy_arrays_and_multithreaded_blas_run_in_the_calling_thread():
     with threads.use_threads(2):
         caller = threading.get_ident()
-        with threads.blas_on_one_thread():
+        with runtime(threads=2):
             ids = threads.run_parts(lambda k, a, b: threading.get_ident(), 4, array=[1.0, 2.0])
             assert ids == [caller]
         from threadpoolctl import threadpool_limits
@@ -131,25 +132,47 @@ def test_use_threads_restores_the_previous_count():
     assert threads.get_num_threads() == before
 
 
-def test_blas_on_one_thread_restores_blas_threads():
+def test_runtime_holds_blas_to_one_thread_and_restores_it():
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(2, user_api="blas"), threads.use_threads(2):
         before = blas_thread_counts()
-        with threads.blas_on_one_thread():
+        with runtime(threads=3) as settings:
+            assert set(blas_thread_counts()) <= {1}
+            assert threads.get_num_threads() == 3 and settings.blas_threads == 1
+        assert blas_thread_counts() == before
+        assert threads.get_num_threads() == 2
+
+
+def test_runtime_with_one_thread_leaves_blas_alone_unless_asked():
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(2, user_api="blas"):
+        before = blas_thread_counts()
+        with runtime(threads=1):
+            assert blas_thread_counts() == before
+        with runtime(threads=1, blas_threads=1):
             assert set(blas_thread_counts()) <= {1}
         assert blas_thread_counts() == before
 
 
+@pytest.mark.parametrize("bad", [{"threads": 0}, {"threads": "2"}, {"blas_threads": 0}, {"keep_freed_memory": 1}])
+def test_runtime_rejects_bad_settings(bad):
+    with pytest.raises(ConfigError):
+        with runtime(**bad):
+            pass
+
+
 @pytest.mark.parametrize("with_conv", [True, False])
-def test_trainer_fit_holds_blas_to_one_thread_for_models_with_convolutions(with_conv, rng):
+def test_trainer_fit_changes_no_thread_setting_by_itself(with_conv, rng):
+    """Outside trainlab.runtime, fit runs with BLAS's and trainlab's threads as the caller left them."""
     from threadpoolctl import threadpool_limits
 
     seen = []
 
     class Probe(Linear):
         def forward(self, x, *, train):
-            seen.append(blas_thread_counts())
+            seen.append((blas_thread_counts(), threads.get_num_threads()))
             return super().forward(x, train=train)
 
     x = rng.random((20, 1, 3, 3), dtype=np.float32)
@@ -162,11 +185,7 @@ def test_trainer_fit_holds_blas_to_one_thread_for_models_with_convolutions(with_
         Trainer(model, SGD(model.parameters(), lr=0.1), batch_size=10, epochs=1, progress=False,
                 eval_train=False).fit(x, t)
         assert blas_thread_counts() == before
-    assert seen
-    if with_conv:  # trainlab's threads do the work: BLAS on one
-        assert all(set(counts) <= {1} for counts in seen)
-    else:  # linear layers alone: BLAS keeps its own threads
-        assert all(counts == before for counts in seen)
+    assert seen and all(counts == (before, 2) for counts in seen)
 
 
 @pytest.mark.parametrize("shape", [(300, 40, 50), (40, 30, 3000), (20, 5000, 30)], ids=["rows", "cols", "shared"])
@@ -198,7 +217,7 @@ def compare_threaded(make_layer, x, out_shape, rng, rtol=1e-12):
     with threads.use_threads(1):
         expected = passes(make_layer(), x, dout)
     for count in (2, 3):
-        with threads.use_threads(count), threads.blas_on_one_thread():
+        with runtime(threads=count):
             got = passes(make_layer(), x, dout)
             again = passes(make_layer(), x, dout)
         np.testing.assert_allclose(got[0], expected[0], rtol=rtol, atol=1e-12)
@@ -232,7 +251,7 @@ def test_conv2d_eval_and_large_im2col_split_over_threads(rng):
     layer = Conv2d(16, 32, 3, stride=2, padding=1, rng=np.random.default_rng(0), dtype=np.float64)
     with threads.use_threads(1):
         expected = layer.forward(x, train=False)
-    with threads.use_threads(2), threads.blas_on_one_thread():
+    with runtime(threads=2):
         np.testing.assert_allclose(layer.forward(x, train=False), expected, rtol=1e-12, atol=1e-12)
 
 
@@ -255,7 +274,7 @@ def test_maxpool_on_large_arrays_split_over_threads(kernel, stride, rng):
     layer = make()
     with threads.use_threads(1):
         expected = layer.forward(x, train=False)
-    with threads.use_threads(2), threads.blas_on_one_thread():
+    with runtime(threads=2):
         np.testing.assert_array_equal(layer.forward(x, train=False), expected)
 
 
@@ -272,9 +291,9 @@ def test_batchnorm2d_split_over_threads_matches_one_thread(layout, train, rng):
         bn.weight.data[...] = np.linspace(0.5, 2, 7)
         bn.bias.data[...] = np.linspace(-1, 1, 7)
         bn._buffers["running_var"][...] = np.linspace(0.5, 3, 7)
-        with threads.use_threads(count), threads.blas_on_one_thread():
+        with runtime(threads=count):
             out = bn.forward(x, train=train)
-            assert (bn._parts is not None) == (count > 1)  # split into channel parts, or not at all
+            assert (bn._cache[2] is not None) == (count > 1)  # split into channel parts, or not at all
             dx = bn.backward(dout)
         results.append((np.ascontiguousarray(out), np.ascontiguousarray(dx), bn.weight.grad, bn.bias.grad,
                         bn._buffers["running_mean"].copy(), bn._buffers["running_var"].copy()))
@@ -301,7 +320,7 @@ def test_deep_convnet_training_step_split_over_threads_matches_one_thread(rng):
 
     with threads.use_threads(1):
         expected = step()
-    with threads.use_threads(2), threads.blas_on_one_thread():
+    with runtime(threads=2):
         got = step()
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=2e-4, atol=2e-5)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from common import cpu_description, he_init_torch, load_images, machine_line, time_torch, time_trainlab
 
-from trainlab import threads
+from trainlab.kernels import threads
 from trainlab.fileio import atomic_write_text
 from trainlab.models import DeepConvNet, SimpleConvNet
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from common import he_init_torch, load_images, machine_line, time_torch, time_trainlab
+from common import RUNTIME_MLP, he_init_torch, load_images, machine_line, time_torch, time_trainlab
 
 from trainlab.models import MultiLayerNet
 
@@ -22,7 +22,7 @@ SIZES = [100, 100, 100, 100]
 
 def run_trainlab(x, t, steps: int, batch: int) -> float:
     model = MultiLayerNet(784, SIZES, 10, activation="relu", weight_init="he", seed=0)
-    return time_trainlab(model, x, t, steps, batch)
+    return time_trainlab(model, x, t, steps, batch, RUNTIME_MLP)
 
 
 def run_torch(x, t, steps: int, batch: int) -> float:

@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 
-from trainlab import threads
+from trainlab.kernels import threads
 from trainlab.optim import Adam
+from trainlab.process import runtime
 from trainlab.training import Trainer
 
 
@@ -64,13 +65,21 @@ def machine_line() -> str:
             f"trainlab threads {threads.get_num_threads()}")
 
 
-def time_trainlab(model, x, t, steps: int, batch: int) -> float:
-    """Samples/s of ``steps`` Adam steps of a trainlab model (no evaluation)."""
+#: How each kind of network trains fastest (``trainlab.runtime``'s settings): convolutional networks on
+#: trainlab's threads with BLAS on one and freed memory kept; networks of linear layers alone on BLAS's
+#: own threads (a product answers within microseconds there, where a part handed to a thread takes 40-70).
+RUNTIME_CNN = {"keep_freed_memory": True}
+RUNTIME_MLP = {"threads": 1}
+
+
+def time_trainlab(model, x, t, steps: int, batch: int, settings: dict | None = None) -> float:
+    """Samples/s of ``steps`` Adam steps of a trainlab model (no evaluation), inside ``runtime(**settings)``."""
     opt = Adam(model.parameters(), lr=1e-3)
     trainer = Trainer(model, opt, batch_size=batch, iterations=steps, seed=0, eval_train=False, progress=False)
-    start = time.perf_counter()
-    trainer.fit(x, t)
-    return steps * batch / (time.perf_counter() - start)
+    with runtime(**(RUNTIME_CNN if settings is None else settings)):
+        start = time.perf_counter()
+        trainer.fit(x, t)
+        return steps * batch / (time.perf_counter() - start)
 
 
 def he_init_torch(model) -> None:

@@ -23,9 +23,11 @@ import time
 import numpy as np
 from common import machine_line
 
-from trainlab import allocator, threads
+from trainlab import allocator
+from trainlab.kernels import threads
 from trainlab.layers import CrossEntropyLoss
 from trainlab.models import create_model
+from trainlab.process import runtime
 
 
 def median_time(f, repeats: int) -> float:
@@ -67,7 +69,6 @@ def step_faults(steps: int = 20) -> tuple[float, float]:
         loss.forward(model.forward(x, train=True), t)
         model.backward(loss.backward())
 
-    allocator.keep_freed_memory()  # does nothing under TRAINLAB_KEEP_FREED_MEMORY=0
     for _ in range(3):
         step()
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -100,12 +101,12 @@ def products() -> None:
 
 def main() -> None:
     if sys.argv[1:] == ["--child-faults"]:
-        with threads.blas_on_one_thread():
+        with runtime(keep_freed_memory=True):  # keeps nothing under TRAINLAB_KEEP_FREED_MEMORY=0
             faults, ms = step_faults()
         print(f"{faults} {ms}")
         return
     print(machine_line())
-    with threads.blas_on_one_thread():
+    with runtime(keep_freed_memory=True):
         hand_off()
         kept = step_faults()
     env = dict(os.environ, **{allocator.ENV_VAR: "0"})

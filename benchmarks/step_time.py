@@ -19,10 +19,10 @@ import time
 import numpy as np
 from common import machine_line
 
-from trainlab import allocator, threads
+from trainlab.kernels import conv
 from trainlab.layers import CrossEntropyLoss
-from trainlab.layers import conv
 from trainlab.models import CNN_MODELS, create_model
+from trainlab.process import runtime
 
 
 def time_layers(model) -> collections.defaultdict:
@@ -63,8 +63,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, 1, 28, 28), dtype=np.float32)
     t = rng.integers(0, 10, args.batch)
-    allocator.keep_freed_memory()  # as Trainer.fit does for CNNs
-    with threads.blas_on_one_thread():  # as Trainer.fit: trainlab's own threads, BLAS on one
+    with runtime(keep_freed_memory=True):  # trainlab's own threads, BLAS on one, freed memory kept
         for name in args.models:
             time_model(name, args, x, t)
 

@@ -26,12 +26,13 @@ from pathlib import Path
 
 from common import cpu_description, machine_line
 
-from trainlab import threads
 from trainlab.checkpoint import save
 from trainlab.data import build_pipeline, load_dataset
+from trainlab.kernels import threads
 from trainlab.models import CNN_MODELS, create_model
 from trainlab.optim import Adam
 from trainlab.optim.schedules import CosineDecay
+from trainlab.process import runtime
 from trainlab.training import Callback, Trainer, evaluate
 
 
@@ -122,12 +123,13 @@ def main() -> None:
 
     start = time.perf_counter()
     stopped = False
-    try:
-        trainer.fit(x_train, t_train)
-    except TimeUp:
-        stopped = True
-    train_time = time.perf_counter() - start
-    test = evaluate(model, x_test, t_test, batch_size=500)
+    with runtime(keep_freed_memory=True):
+        try:
+            trainer.fit(x_train, t_train)
+        except TimeUp:
+            stopped = True
+        train_time = time.perf_counter() - start
+        test = evaluate(model, x_test, t_test, batch_size=500)
     results = {
         "model": args.model, "dataset": args.dataset, "parameters": model.num_parameters(),
         "flops_per_sample": model.flops_per_sample(), "test_acc": test["acc"], "test_loss": test["loss"],

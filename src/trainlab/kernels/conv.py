@@ -1,8 +1,8 @@
 """Fast 2-D convolution: the reference kernel of :mod:`trainlab.layers.conv`, reorganised for speed.
 
 Same arguments, same results (to float rounding); what changes is how the
-work moves through memory. Why each piece is here, with the measurements,
-is in ``docs/cnn.md`` ("How the fast convolution works").
+work moves through memory. What each piece was measured to gain is in
+``docs/cnn.md`` ("How the fast convolution is computed", "What limits the speed").
 
 1. Storage. The output is stored as a C-contiguous (FN, OH, OW, N) block and
    returned as its (N, FN, OH, OW) view: the batch is the innermost axis. The

@@ -6,20 +6,21 @@ allocator (glibc's malloc, on Linux) hands much of that memory back to the
 operating system after every step and maps it afresh in the next one, and
 every fresh 4 KiB page costs a page fault: 3,000-3,600 of them per
 DeepConvNet step at batch 100, about 10% of its time (``benchmarks/step_costs.py``
-prints both). :func:`keep_freed_memory` raises two thresholds so that
+prints both, in one run). :func:`keep_freed_memory` raises two thresholds so that
 freed blocks of up to 32 MiB stay in the process for the next step:
 
 - ``M_MMAP_THRESHOLD`` 32 MiB: arrays below it come from the heap, not
   from a mapping of their own that ``free`` unmaps at once;
 - ``M_TRIM_THRESHOLD`` 1 GiB: the heap's free top is kept, not trimmed.
 
-:meth:`Trainer.fit <trainlab.training.Trainer.fit>` calls it for models
-with convolutions or pools and calls :func:`release_freed_memory` when it
-ends, which hands the kept memory back at once. The thresholds stay raised
+Only :func:`trainlab.runtime` calls these (``keep_freed_memory=True``): it
+calls :func:`keep_freed_memory` on entry and :func:`release_freed_memory` on
+exit, which hands the kept memory back at once. The thresholds stay raised
 for the rest of the process (glibc has no way to return to its adaptive
 defaults), so later frees are handed back only by another
-:func:`release_freed_memory`. Set ``TRAINLAB_KEEP_FREED_MEMORY=0`` to leave
-the allocator alone. Elsewhere than on glibc both functions do nothing.
+:func:`release_freed_memory`; that is why the runtime keeps freed memory only
+when asked. Set ``TRAINLAB_KEEP_FREED_MEMORY=0`` to leave the allocator alone
+even then. Elsewhere than on glibc both functions do nothing.
 """
 
 from __future__ import annotations

@@ -273,8 +273,11 @@ def cmd_exp(args) -> int:
     if args.show_config:
         print(json.dumps(config_to_dict(spec.make_config(quick=args.quick, overrides=overrides)), indent=1))
         return 0
-    result = run_experiment(spec.name, args.out, quick=args.quick, seed=args.seed, overrides=overrides,
-                            figures=not args.no_figures)
+    from trainlab.process import runtime
+
+    with runtime(keep_freed_memory=True):
+        result = run_experiment(spec.name, args.out, quick=args.quick, seed=args.seed, overrides=overrides,
+                                figures=not args.no_figures)
     for claim in result.claims:
         print(f"  [{'PASS' if claim.passed else 'FAIL'}] {claim.statement}\n         {claim.evidence}")
     for row in result.book:

@@ -45,3 +45,19 @@ def test_threads_per_host_counts_the_worker_threads_of_each_machine():
                     "tls://[::1]:5000": 2}
 
     assert threads_per_host(FakeClient()) == {"10.0.0.1": 2, "10.0.0.2": 4, "::1": 2}
+
+
+def test_tasks_of_one_worker_process_share_one_runtime_block():
+    """Tasks running at once in threads of one Dask worker never put back each other's settings."""
+    from trainlab import threads
+    from trainlab.search.distributed import _shared_runtime
+
+    with threads.use_threads(4):
+        first, second = _shared_runtime(2), _shared_runtime(2)
+        first.__enter__()
+        assert threads.get_num_threads() == 2
+        second.__enter__()
+        first.__exit__(None, None, None)  # the first task ends while the second still runs
+        assert threads.get_num_threads() == 2
+        second.__exit__(None, None, None)
+        assert threads.get_num_threads() == 4

@@ -84,7 +84,7 @@ def _ks_uniform(u) -> float:
 def test_random_sampler_draws_log_uniform_in_range():
     """The book's draw 10**U(-6, -2): log10 of 2000 draws is uniform (KS distance below the 1% level)."""
     optuna = pytest.importorskip("optuna")
-    from trainlab.search.engine import make_sampler
+    from trainlab.search.worker import make_sampler
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = SearchSpace(BOOK_SPACE, BOOK_PARAMETERS)

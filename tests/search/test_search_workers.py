@@ -1,10 +1,8 @@
 """Several worker processes on one machine share the study through a journal file."""
 
-import os
-
 import pytest
 
-pytest.importorskip("optuna")
+optuna = pytest.importorskip("optuna")
 
 from trainlab.search import ObjectiveConfig, run_search  # noqa: E402
 
@@ -36,7 +34,7 @@ def test_a_live_worker_reruns_the_trial_of_a_dead_one(tmp_path, monkeypatch):
 
     import optuna
 
-    from trainlab.search import engine, storage as storage_module
+    from trainlab.search import storage as storage_module, worker
     from trainlab.search.objective import OptunaObjective
     from trainlab.search.space import SearchSpace
 
@@ -45,7 +43,7 @@ def test_a_live_worker_reruns_the_trial_of_a_dead_one(tmp_path, monkeypatch):
     space = SearchSpace({"x": {"low": 0.0, "high": 1.0}})
     run_search(space, objective=half, n_trials=1, out_dir=tmp_path, plots=False, verbose=False)
     settings = json.loads((tmp_path / "search.json").read_text())
-    spec = engine.StorageSpec.parse(settings["storage"])
+    spec = storage_module.StorageSpec.parse(settings["storage"])
     storage = spec.open()
     assert storage.get_heartbeat_interval() == 1
     study = optuna.load_study(study_name=settings["study_name"], storage=storage)
@@ -55,9 +53,9 @@ def test_a_live_worker_reruns_the_trial_of_a_dead_one(tmp_path, monkeypatch):
     storage.record_heartbeat(dead._trial_id)
     time.sleep(2.5)
 
-    job = engine.WorkerJob(spec, settings["study_name"], OptunaObjective(half, space), "random", "none", None,
+    job = worker.WorkerJob(spec, settings["study_name"], OptunaObjective(half, space), "random", "none", None,
                            sampler_seed=1, n_trials=1, budget=2, parallel=False, verbose=False)
-    assert engine.run_worker(job) == 1
+    assert worker.run_worker(job) == 1
     trials = optuna.load_study(study_name=settings["study_name"], storage=storage).trials
     assert trials[dead.number].state.name == "FAIL"
     rerun = trials[-1]
@@ -65,11 +63,33 @@ def test_a_live_worker_reruns_the_trial_of_a_dead_one(tmp_path, monkeypatch):
     assert rerun.params == dead.params
 
 
-def test_environment_sets_variables_for_the_block_and_puts_back_what_was_there(monkeypatch):
-    from trainlab.search.engine import _environment
+def report_threads(params, ctx):
+    from trainlab import threads
 
-    monkeypatch.setenv("TRAINLAB_TEST_KEPT", "before")
-    monkeypatch.delenv("TRAINLAB_TEST_NEW", raising=False)
-    with _environment({"TRAINLAB_TEST_KEPT": "inside", "TRAINLAB_TEST_NEW": "1"}):
-        assert os.environ["TRAINLAB_TEST_KEPT"] == "inside" and os.environ["TRAINLAB_TEST_NEW"] == "1"
-    assert os.environ["TRAINLAB_TEST_KEPT"] == "before" and "TRAINLAB_TEST_NEW" not in os.environ
+    return float(threads.get_num_threads())
+
+
+def test_a_worker_process_runs_its_trials_on_its_share_of_the_threads(tmp_path, monkeypatch):
+    """Each of n worker processes gets threads // n trainlab threads, unless TRAINLAB_NUM_THREADS is set."""
+    from trainlab import threads
+    from trainlab.search import local, worker
+    from trainlab.search.objective import OptunaObjective
+    from trainlab.search.space import SearchSpace
+    from trainlab.search.storage import StorageSpec
+
+    monkeypatch.delenv(threads.ENV_VAR, raising=False)
+    with threads.use_threads(4):
+        assert local.thread_share(2) == 2 and local.thread_share(8) == 1
+        monkeypatch.setenv(threads.ENV_VAR, "5")
+        assert local.thread_share(2) is None  # the user's count wins: the workers inherit it
+        monkeypatch.delenv(threads.ENV_VAR)
+
+        space = SearchSpace({"x": {"low": 0.0, "high": 1.0}})
+        spec = StorageSpec.parse(tmp_path / "study.journal")
+        optuna.create_study(study_name="s", storage=spec.open(), direction="maximize")
+        job = worker.WorkerJob(spec, "s", OptunaObjective(report_threads, space), "random", "none", None,
+                               sampler_seed=1, n_trials=1, budget=1, parallel=False, verbose=False)
+        local.process_main(job, 3)  # the body of a worker process, run here
+        assert threads.get_num_threads() == 4  # put back when its trials end
+    trials = optuna.load_study(study_name="s", storage=spec.open()).trials
+    assert [t.value for t in trials] == [3.0]

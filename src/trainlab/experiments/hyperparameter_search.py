@@ -8,9 +8,14 @@ touched). Round 2 narrows the ranges to the log-box spanned by the best
 ``refine_top`` trials and samples again inside it, as the book suggests
 ("narrow the range and repeat").
 
-Sampling is one function, :func:`sample_trials`, and training one trial is
-another, :func:`train_trial`; the loop in :func:`search` joins them, so a
-different sampler can replace the random one without touching the rest.
+A trial is the search engine's: :class:`trainlab.search.objective.BookObjective`
+trains it and :func:`trainlab.search.objective.load_split` makes the
+validation split, the same for both rounds (seeded with the experiment's
+seed). By default Optuna's random sampler draws the trials
+(:func:`trainlab.search.run_search`); ``engine="loop"`` draws them with
+:func:`sample_trials` instead and runs them one after another in
+:func:`search`, so a different sampler can replace the random one without
+touching the rest.
 
 Reference: Saito, *Deep Learning from Scratch*, sec. 6.5.3 and figure 6-24
 (ch06/hyperparameter_optimization.py).
@@ -26,7 +31,8 @@ import numpy as np
 
 from trainlab.errors import ConfigError, NonFiniteError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import load_subset, require_at_least, require_dataset, require_fraction
+from trainlab.experiments.common import require_at_least, require_dataset, require_fraction
+from trainlab.search.objective import BookObjective, ObjectiveConfig, load_split
 
 #: Search space of round 1: name -> (low, high) of log10 of the value (the book's ranges).
 BOOK_RANGES = {"weight_decay": (-8.0, -4.0), "lr": (-6.0, -2.0)}
@@ -77,6 +83,12 @@ class Config:
     def n_val(self) -> int:
         return int(round(self.n_samples * self.val_fraction))
 
+    def objective_config(self) -> ObjectiveConfig:
+        """The search engine's settings for one trial: the book's SGD-trained ReLU net."""
+        return ObjectiveConfig(dataset=self.dataset, n_samples=self.n_samples, val_fraction=self.val_fraction,
+                               hidden_size=self.hidden_size, hidden_layers=self.hidden_layers,
+                               epochs=self.epochs, batch_size=self.batch_size)
+
 
 # ---- the search ------------------------------------------------------------------
 
@@ -90,32 +102,22 @@ def sample_trials(n: int, ranges: dict[str, tuple[float, float]], rng: np.random
     return [{name: float(col[i]) for name, col in columns.items()} for i in range(n)]
 
 
-def split_train_val(x, t, n_val: int, rng: np.random.Generator):
-    """Shuffle (x, t) and hold out the first ``n_val`` samples for validation (the book's split)."""
-    order = rng.permutation(len(x))
-    x, t = x[order], t[order]
-    return (x[n_val:], t[n_val:]), (x[:n_val], t[:n_val])
+def _row(params: dict, val_curve, train_curve) -> dict:
+    """One trial in this module's format; a trial without curves diverged (chance accuracy, not a crash)."""
+    ok = len(val_curve) > 0
+    return {**params, "val_acc": float(val_curve[-1]) if ok else 0.0,
+            "train_acc": float(train_curve[-1]) if ok else 0.0,
+            "val_curve": list(val_curve), "train_curve": list(train_curve), "diverged": not ok}
 
 
 def train_trial(params: dict, train, val, config: Config, seed: int) -> dict:
-    """Train one network with ``params`` (lr, weight_decay); its accuracy curves per epoch."""
-    from trainlab.models.mlp import MultiLayerNet
-    from trainlab.optim import create_optimizer
-    from trainlab.training import Trainer
-
-    net = MultiLayerNet(train[0].shape[1], [config.hidden_size] * config.hidden_layers, 10,
-                        activation="relu", weight_init="he", weight_decay=params["weight_decay"], seed=seed)
-    trainer = Trainer(net, create_optimizer("sgd", net, lr=params["lr"]), batch_size=config.batch_size,
-                      epochs=config.epochs, seed=seed, eval_sets={"val": val}, progress=False)
+    """Train one network with ``params`` (lr, weight_decay) by the search engine's objective; its curves."""
     try:
-        history = trainer.fit(*train)
+        _, history = BookObjective(config.objective_config()).train(params, seed, data=(train, val))
     except NonFiniteError:
         # Rare at lr <= 1e-2, but a diverged trial is a result (chance accuracy), not a crash.
-        return {**params, "val_acc": 0.0, "train_acc": 0.0, "val_curve": [], "train_curve": [],
-                "diverged": True}
-    val_curve, train_curve = history.series("val_acc"), history.series("train_acc")
-    return {**params, "val_acc": val_curve[-1], "train_acc": train_curve[-1],
-            "val_curve": val_curve, "train_curve": train_curve, "diverged": False}
+        return _row(params, [], [])
+    return _row(params, history.series("val_acc"), history.series("train_acc"))
 
 
 def search(trials: list[dict], train, val, config: Config, rng: np.random.Generator,
@@ -164,52 +166,45 @@ def _summary(results: list[dict]) -> dict:
             "diverged": int(sum(r["diverged"] for r in results))}
 
 
-def _round_with_optuna(ranges, config: Config, seed: int, n: int) -> list[dict]:
+def _round_with_optuna(ranges, objective: BookObjective, seed: int, n: int) -> list[dict]:
     """One round of log-uniform random search run by :mod:`trainlab.search`; rows in this module's format.
 
+    ``seed`` seeds the sampler and the trials; the split is the objective's.
     The study lives in a temporary journal file: the experiment keeps its
     numbers in metrics.json, and the journal avoids SQLite's per-trial overhead.
     """
     import tempfile
 
-    from trainlab.search import ObjectiveConfig, run_search
+    from trainlab.search.engine import run_search
 
     space = {k: {"low": 10.0 ** lo, "high": 10.0 ** hi, "log": True} for k, (lo, hi) in ranges.items()}
-    objective = ObjectiveConfig(dataset=config.dataset, n_samples=config.n_samples,
-                                val_fraction=config.val_fraction, hidden_size=config.hidden_size,
-                                hidden_layers=config.hidden_layers, epochs=config.epochs,
-                                batch_size=config.batch_size)
     with tempfile.TemporaryDirectory() as tmp:
-        found = run_search(space, objective_config=objective, sampler="random", n_trials=n, out_dir=tmp,
+        found = run_search(space, objective=objective, sampler="random", n_trials=n, out_dir=tmp,
                            storage=str(Path(tmp) / "study.journal"), seed=seed, plots=False, retrain=False,
                            verbose=False)
     rows = []
     for r in sorted(found.trials, key=lambda r: r["number"]):
         ok = r["state"] == "COMPLETE"
-        rows.append({**r["params"], "val_acc": r["value"] if ok else 0.0,
-                     "train_acc": r["train_curve"][-1] if ok else 0.0,
-                     "val_curve": r["curve"] if ok else [], "train_curve": r["train_curve"] if ok else [],
-                     "diverged": not ok})
+        rows.append(_row(r["params"], r["curve"] if ok else [], r["train_curve"] if ok else []))
     return rows
 
 
 def run(config: Config, seed: int = 0) -> dict:
     """Both rounds of the search: every trial's hyperparameters and accuracy curves, and summaries."""
-    split_rng, sample_rng, trial_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
-    data = load_subset(config.dataset, config.n_samples, 0, seed=seed)  # no test images: it scores on validation
-    train, val = split_train_val(data.x_train, data.t_train, config.n_val, split_rng)
+    sample_rng, trial_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    objective = BookObjective(config.objective_config(), seed=seed)  # one split for both rounds
+    train, val = load_split(objective.config, objective.seed)
+
+    def one_round(ranges, n: int, round_seed: int) -> list[dict]:
+        if config.engine == "optuna":
+            return _round_with_optuna(ranges, objective, round_seed, n)
+        return search(sample_trials(n, ranges, sample_rng), train, val, config, trial_rng)
 
     ranges1 = {"weight_decay": tuple(config.weight_decay_range), "lr": tuple(config.lr_range)}
-    if config.engine == "optuna":
-        round1 = _round_with_optuna(ranges1, config, seed, config.n_trials)
-    else:
-        round1 = search(sample_trials(config.n_trials, ranges1, sample_rng), train, val, config, trial_rng)
+    round1 = one_round(ranges1, config.n_trials, seed)
     best1 = ranked(round1)
     ranges2 = log_box(best1[:config.refine_top], names=("weight_decay", "lr"))
-    if config.engine == "optuna":
-        round2 = _round_with_optuna(ranges2, config, seed + 1, config.n_refine_trials)
-    else:
-        round2 = search(sample_trials(config.n_refine_trials, ranges2, sample_rng), train, val, config, trial_rng)
+    round2 = one_round(ranges2, config.n_refine_trials, seed + 1)
 
     log_lr_all = np.log10([r["lr"] for r in round1])
     log_lr_top = np.log10([r["lr"] for r in best1[:config.top_k]])
@@ -217,7 +212,7 @@ def run(config: Config, seed: int = 0) -> dict:
     low, high = BOOK_LR_BAND
     top = best1[:config.top_k]
     return {
-        "dataset": data.name, "n_train": int(len(train[0])), "n_val": int(len(val[0])),
+        "dataset": config.dataset, "n_train": int(len(train[0])), "n_val": int(len(val[0])),
         "ranges": {"round1": {k: list(v) for k, v in ranges1.items()},
                    "round2": {k: list(v) for k, v in ranges2.items()}},
         "round1": round1, "round2": round2,

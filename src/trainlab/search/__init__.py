@@ -18,10 +18,10 @@ from trainlab.search.space import BOOK_SPACE, Param, ParamInfo, SearchSpace, loa
 
 _LAZY = {
     "run_search": "trainlab.search.engine",
-    "SAMPLERS": "trainlab.search.engine",
-    "PRUNERS": "trainlab.search.engine",
-    "make_sampler": "trainlab.search.engine",
-    "make_pruner": "trainlab.search.engine",
+    "SAMPLERS": "trainlab.search.worker",
+    "PRUNERS": "trainlab.search.worker",
+    "make_sampler": "trainlab.search.worker",
+    "make_pruner": "trainlab.search.worker",
     "BookObjective": "trainlab.search.objective",
     "ObjectiveConfig": "trainlab.search.objective",
     "BOOK_PARAMETERS": "trainlab.search.objective",

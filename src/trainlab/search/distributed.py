@@ -15,12 +15,16 @@ Start a cluster by hand::
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-from trainlab import threads
 from trainlab.errors import ConfigError
+from trainlab.kernels.threads import ENV_VAR, available_cores
+from trainlab.process import runtime
+from trainlab.search.worker import WorkerJob, run_worker
 
 
 def connect(scheduler: Any, timeout: float = 30) -> tuple[Any, bool]:
@@ -56,27 +60,56 @@ def threads_per_host(client) -> dict[str, int]:
     return dict(counts)
 
 
-def run_worker_sharing_cores(job, per_host: dict[str, int]) -> int:
+def run_worker_sharing_cores(job: WorkerJob, per_host: dict[str, int]) -> int:
     """Run one job on a Dask worker, its trials split over its share of the host's cores.
 
     The trials running at once on a host share its cores: each splits its passes
     over cores // (worker threads on the host) trainlab threads, unless
-    ``TRAINLAB_NUM_THREADS`` is set on the worker. (The setting is per process;
-    it is put back when the task ends.)
+    ``TRAINLAB_NUM_THREADS`` is set on the worker. The tasks of one worker
+    process run inside one :func:`trainlab.runtime` block, put back when the
+    last of them ends.
     """
     from distributed import get_worker
 
-    from trainlab.search.engine import run_worker
-
-    if threads.ENV_VAR in os.environ:
-        return run_worker(job)
-    sharing = per_host.get(_host(get_worker().address), 1)
-    with threads.use_threads(max(1, threads.available_cores() // sharing)):
+    share = None
+    if ENV_VAR not in os.environ:
+        share = max(1, available_cores() // per_host.get(_host(get_worker().address), 1))
+    with _shared_runtime(share):
         return run_worker(job)
 
 
-def run_jobs(client, jobs: list) -> list[str]:
-    """Run each :class:`~trainlab.search.engine.WorkerJob` as a task; the errors of those that failed.
+_runtime_lock = threading.Lock()
+_runtime_users = 0
+_runtime_block: contextlib.ExitStack | None = None
+
+
+@contextlib.contextmanager
+def _shared_runtime(threads: int | None):
+    """``runtime(threads, keep_freed_memory=True)`` entered by the first task of this process, left by the last.
+
+    The settings are the process's: tasks running at once in threads of one
+    Dask worker would otherwise put back each other's settings in the wrong
+    order. Every task of a host asks for the same share.
+    """
+    global _runtime_users, _runtime_block
+    with _runtime_lock:
+        if _runtime_users == 0:
+            block = contextlib.ExitStack()
+            block.enter_context(runtime(threads, keep_freed_memory=True))
+            _runtime_block = block
+        _runtime_users += 1
+    try:
+        yield
+    finally:
+        with _runtime_lock:
+            _runtime_users -= 1
+            if _runtime_users == 0:
+                block, _runtime_block = _runtime_block, None
+                block.close()
+
+
+def run_jobs(client, jobs: list[WorkerJob]) -> list[str]:
+    """Run each :class:`~trainlab.search.worker.WorkerJob` as a task; the errors of those that failed.
 
     ``pure=False`` makes every task distinct, so Dask never merges two of them.
     """

@@ -173,22 +173,29 @@ class BookObjective:
             changes[self.parameters[name].field or name] = value
         return replace(self.config, **changes)
 
-    def train(self, params: Mapping[str, Any], seed: int, ctx: "TrialContext | None" = None):
-        """Train one network; returns ``(model, history)``."""
+    def train(self, params: Mapping[str, Any], seed: int, ctx: "TrialContext | None" = None, *,
+              data: tuple | None = None):
+        """Train one network; returns ``(model, history)``.
+
+        ``data`` is ``((x_train, t_train), (x_val, t_val))`` to train and score
+        on instead of :func:`load_split` of the config with this objective's seed.
+        The weight decay is the book's L2 penalty, lambda/2 * ||W||^2 added to the
+        loss (``Trainer(l2_penalty=...)``).
+        """
         from trainlab.models.mlp import MultiLayerNet
         from trainlab.optim import create_optimizer
         from trainlab.training import Trainer
 
         cfg = self.resolve(params)
-        train, val = load_split(cfg, self.seed)
+        train, val = data if data is not None else load_split(cfg, self.seed)
         n_classes = 10
         model = MultiLayerNet(train[0].shape[1], [cfg.hidden_size] * cfg.hidden_layers, n_classes,
-                              activation=cfg.activation, weight_init="he", dropout=cfg.dropout,
-                              weight_decay=cfg.weight_decay, seed=int(seed))
+                              activation=cfg.activation, weight_init="he", dropout=cfg.dropout, seed=int(seed))
         optimizer = create_optimizer(cfg.optimizer, model.parameters(), lr=cfg.lr)
         report = _ReportEachEpoch(ctx)
         trainer = Trainer(model, optimizer, batch_size=cfg.batch_size, epochs=cfg.epochs, seed=int(seed),
-                          eval_sets={"val": val}, callbacks=[report], progress=False)
+                          eval_sets={"val": val}, l2_penalty=cfg.weight_decay, callbacks=[report],
+                          progress=False)
         history = trainer.fit(*train)
         return model, history
 

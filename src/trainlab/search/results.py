@@ -156,9 +156,11 @@ def finish_search(results: SearchResults, objective, out_dir: Path, *, retrain: 
     best = results.best
     if best is not None and retrain and hasattr(objective, "train"):
         from trainlab.checkpoint import save
+        from trainlab.process import runtime
 
         seed = best["seed"] if best["seed"] is not None else 0
-        model, history = objective.train(best["params"], seed)
+        with runtime(keep_freed_memory=True):  # as a trial run in this process
+            model, history = objective.train(best["params"], seed)
         value = history.last("val_acc")
         config = objective.resolve(best["params"]).to_dict() if hasattr(objective, "resolve") else None
         results.paths["model"] = save(model, out_dir / "best-model.npz", metadata={

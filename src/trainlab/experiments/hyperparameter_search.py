@@ -31,14 +31,19 @@ import numpy as np
 
 from trainlab.errors import ConfigError, NonFiniteError
 from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
-from trainlab.experiments.common import require_at_least, require_dataset, require_fraction
+from trainlab.experiments.common import check_dataset, check_fractions, settings
+from trainlab.plots.hyperparameter_search import plot_hyperparameter_search
 from trainlab.search.objective import BookObjective, ObjectiveConfig, load_split
+from trainlab.validation import check_choice, check_positive
 
 #: Search space of round 1: name -> (low, high) of log10 of the value (the book's ranges).
 BOOK_RANGES = {"weight_decay": (-8.0, -4.0), "lr": (-6.0, -2.0)}
 
 #: The learning-rate band the book reads off its best trials.
 BOOK_LR_BAND = (1e-3, 1e-2)
+
+NAME = "hyperparameter-search"
+OWNER = f"experiment {NAME}"
 
 
 @dataclass(frozen=True)
@@ -60,12 +65,11 @@ class Config:
     engine: str = "optuna"
 
     def __post_init__(self):
-        if self.engine not in ("optuna", "loop"):
-            raise ConfigError(f"engine must be 'optuna' or 'loop', got {self.engine!r}")
-        require_dataset(self)
-        require_at_least(self, 1, "n_samples", "hidden_size", "hidden_layers", "epochs", "batch_size", "n_trials",
-                         "n_refine_trials")
-        require_fraction(self, "val_fraction", include_one=False)
+        check_choice(OWNER, "engine", self.engine, ("optuna", "loop"))
+        check_dataset(OWNER, self.dataset)
+        check_positive(OWNER, **settings(self, "n_samples", "hidden_size", "hidden_layers", "epochs", "batch_size",
+                                         "n_trials", "n_refine_trials"))
+        check_fractions(OWNER, self, "val_fraction", include_one=False)
         n_val = int(round(self.n_samples * self.val_fraction))
         if n_val < 1 or n_val >= self.n_samples:
             raise ConfigError(f"val_fraction {self.val_fraction} of {self.n_samples} samples leaves an empty split")
@@ -289,19 +293,13 @@ def book(metrics: dict, config: Config) -> list[BookValue]:
     ]
 
 
-def plot(metrics: dict, config: Config, out_dir):
-    from trainlab.plots.hyperparameter_search import plot_hyperparameter_search
-
-    return plot_hyperparameter_search(metrics, config, out_dir)
-
-
 register(ExperimentSpec(
-    name="hyperparameter-search",
+    name=NAME,
     title="Random search for learning rate and weight decay, then a narrowed second round",
     summary="The book's 100 log-uniform trials (lr 1e-6..1e-2, weight decay 1e-8..1e-4) of a 784-100x6-10 "
             "net on 500 MNIST images, the best 20 curves as in figure 6-24, and a second round sampled "
             "inside the best trials' range.",
-    config_cls=Config, run=run, check=check, plot=plot, book=book,
+    config_cls=Config, run=run, check=check, plot=plot_hyperparameter_search, book=book,
     quick={"n_trials": 20, "epochs": 30, "hidden_layers": 2, "hidden_size": 50, "top_k": 5, "refine_top": 5,
            "n_refine_trials": 10},
 ))

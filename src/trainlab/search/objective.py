@@ -115,7 +115,7 @@ def load_split(config: ObjectiveConfig, seed: int):
 
     Cached per process, so the trials of a worker load the data once.
     """
-    from trainlab.experiments.common import load_subset
+    from trainlab.data.subsets import load_subset
 
     key = (config.dataset, config.n_samples, config.n_val, int(seed))
     if key not in _DATA_CACHE:

@@ -35,7 +35,7 @@ import threading
 from typing import Callable, Iterator
 
 from trainlab.errors import ConfigError
-from trainlab.kernels.registry import FAST, REFERENCE, RESOLVED
+from trainlab.kernels.registry import FAST, LISTENERS, REFERENCE, RESOLVED
 
 #: The implementations one can choose with :func:`use`.
 CHOICES = ("reference", "fast")
@@ -43,6 +43,19 @@ CHOICES = ("reference", "fast")
 _lock = threading.RLock()
 _choice = "fast"
 _fast_loaded = False
+#: Kernels bound as attributes of this module for the current choice, so that ``kernels.name`` is a
+#: plain attribute look-up after the first call; forgotten when the choice or the tables change.
+_bound: set[str] = set()
+
+
+def _forget() -> None:
+    namespace = globals()
+    for name in list(_bound):
+        namespace.pop(name, None)
+    _bound.clear()
+
+
+LISTENERS.append(_forget)
 
 
 def use(name: str) -> None:
@@ -50,6 +63,8 @@ def use(name: str) -> None:
     global _choice
     if name not in CHOICES:
         raise ConfigError(f"unknown kernel implementation {name!r}; choose one of {', '.join(CHOICES)}")
+    if name != _choice:
+        _forget()
     _choice = name
 
 
@@ -107,8 +122,14 @@ def has_fast(name: str) -> bool:
 
 
 def __getattr__(name: str):
-    # ``kernels.conv2d_forward(...)``: the kernel of that name under the current choice.
-    # Submodules (``from trainlab.kernels import threads``) are imported, not looked up.
+    # ``kernels.conv2d_forward(...)``: the kernel of that name under the current choice (two dictionary
+    # look-ups per call). Submodules (``from trainlab.kernels import threads``) are imported, not looked up.
+    if name in REFERENCE or name in FAST:
+        fn = lookup(name)
+        with _lock:
+            globals()[name] = fn
+            _bound.add(name)
+        return fn
     if name.startswith("__"):
         raise AttributeError(name)
     if importlib.util.find_spec(f"{__name__}.{name}") is not None:

@@ -11,12 +11,20 @@ FAST: dict[str, Callable] = {}
 #: (implementation, name) -> the function that runs: filled by trainlab.kernels.lookup, emptied on
 #: every registration, so that each call costs one dictionary look-up.
 RESOLVED: dict[tuple[str, str], Callable] = {}
+#: Called with no arguments whenever a kernel is registered (the switch forgets what it resolved).
+LISTENERS: list[Callable[[], None]] = []
+
+
+def _changed() -> None:
+    RESOLVED.clear()
+    for listener in LISTENERS:
+        listener()
 
 
 def reference(fn: Callable) -> Callable:
     """Decorator: ``fn`` is the reference kernel of its name (the layers call it through the switch)."""
     REFERENCE[fn.__name__] = fn
-    RESOLVED.clear()
+    _changed()
     return fn
 
 
@@ -25,7 +33,7 @@ def fast(name: str) -> Callable[[Callable], Callable]:
 
     def register(fn: Callable) -> Callable:
         FAST[name] = fn
-        RESOLVED.clear()
+        _changed()
         return fn
 
     return register

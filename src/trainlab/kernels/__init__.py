@@ -122,8 +122,9 @@ def has_fast(name: str) -> bool:
 
 
 def __getattr__(name: str):
-    # ``kernels.conv2d_forward(...)``: the kernel of that name under the current choice (two dictionary
-    # look-ups per call). Submodules (``from trainlab.kernels import threads``) are imported, not looked up.
+    # ``kernels.conv2d_forward(...)``: the kernel of that name under the current choice, bound as an
+    # attribute of this module after the first call. Submodules (``from trainlab.kernels import threads``)
+    # are imported, not looked up.
     if name in REFERENCE or name in FAST:
         fn = lookup(name)
         with _lock:

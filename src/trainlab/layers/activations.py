@@ -11,10 +11,10 @@ from typing import Any
 
 from trainlab import kernels
 from trainlab.backend import get_array_module
-from trainlab.errors import ConfigError
 from trainlab.kernels.registry import reference
 from trainlab.layers.base import Layer, check_input, register_layer
 from trainlab.registry import Registry
+from trainlab.validation import check_real
 
 #: Activation layer classes by name, for MultiLayerNet(activation=...).
 ACTIVATIONS: Registry[type] = Registry("activation")
@@ -57,9 +57,7 @@ class LeakyReLU(_Elementwise):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        if negative_slope < 0:
-            raise ConfigError(f"LeakyReLU negative_slope must be >= 0, got {negative_slope}")
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = check_real("LeakyReLU", "negative_slope", negative_slope, low=0.0)
 
     def _forward(self, x):
         xp = get_array_module(x)

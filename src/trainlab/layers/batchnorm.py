@@ -23,9 +23,10 @@ import numpy as np
 
 from trainlab import kernels
 from trainlab.backend import get_array_module
-from trainlab.errors import ConfigError, ShapeError
+from trainlab.errors import ShapeError
 from trainlab.kernels.registry import reference
 from trainlab.layers.base import Layer, check_input, register_layer, resolve_dtype
+from trainlab.validation import check_positive, check_real
 
 
 @reference
@@ -91,15 +92,11 @@ class _BatchNorm(Layer):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
                  affine: bool = True, *, dtype=None) -> None:
         super().__init__()
-        if int(num_features) <= 0:
-            raise ConfigError(f"{type(self).__name__} num_features must be positive, got {num_features}")
-        if not eps > 0:
-            raise ConfigError(f"{type(self).__name__} eps must be > 0, got {eps}")
-        if not 0.0 <= momentum <= 1.0:
-            raise ConfigError(f"{type(self).__name__} momentum must be in [0, 1], got {momentum}")
+        owner = type(self).__name__
+        check_positive(owner, num_features=num_features)
         self.num_features = int(num_features)
-        self.eps = float(eps)
-        self.momentum = float(momentum)
+        self.eps = check_real(owner, "eps", eps, low=0.0, low_open=True)
+        self.momentum = check_real(owner, "momentum", momentum, low=0.0, high=1.0)
         self.affine = bool(affine)
         self.dtype = resolve_dtype(dtype)
         C = self.num_features

@@ -33,7 +33,7 @@ from trainlab.layers.conv import Conv2d
 from trainlab.layers.linear import Linear
 from trainlab.layers.losses import CrossEntropyLoss
 from trainlab.layers.pooling import AvgPool2d, GlobalAvgPool2d, MaxPool2d
-from trainlab.validation import check_positive
+from trainlab.validation import check_positive, check_real
 
 
 @reference
@@ -302,8 +302,7 @@ class Transition(Sequential):
     def __init__(self, in_channels: int, compression: float = 0.5, *,
                  rng: np.random.Generator | None = None, dtype=None) -> None:
         check_positive("Transition", in_channels=in_channels)
-        if not 0.0 < compression <= 1.0:
-            raise ConfigError(f"Transition compression must be in (0, 1], got {compression}")
+        check_real("Transition", "compression", compression, low=0.0, low_open=True, high=1.0)
         out = int(np.floor(in_channels * compression))
         if out < 1:
             raise ConfigError(f"Transition: compression {compression} of {in_channels} channels leaves none")
@@ -342,8 +341,7 @@ class AuxiliaryHead(Layer):
                  rng: np.random.Generator | None = None, dtype=None) -> None:
         super().__init__()
         check_positive("AuxiliaryHead", in_channels=in_channels, n_classes=n_classes, hidden=hidden)
-        if not weight >= 0:
-            raise ConfigError(f"AuxiliaryHead weight must be >= 0, got {weight}")
+        check_real("AuxiliaryHead", "weight", weight, low=0.0)
         self.in_channels, self.n_classes, self.hidden = int(in_channels), int(n_classes), int(hidden)
         self.loss_weight = float(weight)
         self.dtype = resolve_dtype(dtype)

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from trainlab.errors import ConfigError
 from trainlab.layers.base import Layer, check_input, register_layer
+from trainlab.validation import check_real
 
 
 @register_layer
@@ -37,9 +37,7 @@ class Dropout(Layer):
     def __init__(self, p: float = 0.5, *, inverted: bool = True,
                  rng: np.random.Generator | None = None) -> None:
         super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ConfigError(f"Dropout p must be in [0, 1), got {p}")
-        self.p = float(p)
+        self.p = check_real("Dropout", "p", p, low=0.0, high=1.0, high_open=True)
         self.inverted = bool(inverted)
         self.rng = np.random.default_rng() if rng is None else rng
         self.freeze_mask = False

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 
 from trainlab import kernels
-from trainlab.errors import ConfigError
 from trainlab.init import InitSpec, check_init_spec, initialise
 from trainlab.kernels.registry import reference
 from trainlab.layers.base import Layer, check_input, register_layer, resolve_dtype
+from trainlab.validation import check_positive
 
 
 @reference
@@ -56,8 +56,7 @@ class Linear(Layer):
                  weight_init: InitSpec = "he", rng: np.random.Generator | None = None,
                  dtype=None) -> None:
         super().__init__()
-        if int(in_features) <= 0 or int(out_features) <= 0:
-            raise ConfigError(f"Linear sizes must be positive, got ({in_features}, {out_features})")
+        check_positive("Linear", in_features=in_features, out_features=out_features)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.weight_init = check_init_spec(weight_init)

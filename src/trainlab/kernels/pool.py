@@ -67,16 +67,21 @@ def _in_channel_parts(work, block) -> None:
     threads.parallel_rows(work, block.shape[0], values_per_row=block[0].size, array=block)
 
 
+def _prepare(x, kernel_size, stride, padding, fill: float):
+    """(config, padded input block, empty (C, OH, OW, N) output block, OH, OW) of a pooling pass."""
+    config = (tuple(x.shape), tuple(kernel_size), tuple(stride), tuple(padding))
+    N, C = x.shape[:2]
+    OH, OW = _output_hw(x.shape, kernel_size, stride, padding)
+    out = get_array_module(x).empty((C, OH, OW, N), x.dtype)
+    return config, _block(x, padding, fill), out, OH, OW
+
+
 @fast("max_pool2d_forward")
 def max_pool2d_forward(x, kernel_size, stride, padding, *, train: bool = True):
     """Fast :func:`trainlab.layers.pooling.max_pool2d_forward`."""
     xp = get_array_module(x)
-    kernel_size, stride, padding = tuple(kernel_size), tuple(stride), tuple(padding)
-    N, C = x.shape[:2]
-    OH, OW = _output_hw(x.shape, kernel_size, stride, padding)
-    block = _block(x, padding, -np.inf)
-    out = xp.empty((C, OH, OW, N), x.dtype)
-    config = (tuple(x.shape), kernel_size, stride, padding)
+    config, block, out, OH, OW = _prepare(x, kernel_size, stride, padding, -np.inf)
+    kernel_size, stride = config[1], config[2]
     if train:
         return from_block(out), [config, _argmax(block, out, kernel_size, stride), None]
 
@@ -146,20 +151,16 @@ def max_pool2d_backward(dout, cache):
 @fast("avg_pool2d_forward")
 def avg_pool2d_forward(x, kernel_size, stride, padding, *, train: bool = True):
     """Fast :func:`trainlab.layers.pooling.avg_pool2d_forward`."""
-    xp = get_array_module(x)
-    kernel_size, stride, padding = tuple(kernel_size), tuple(stride), tuple(padding)
-    N, C = x.shape[:2]
-    OH, OW = _output_hw(x.shape, kernel_size, stride, padding)
+    config, block, out, OH, OW = _prepare(x, kernel_size, stride, padding, 0.0)
+    kernel_size, stride = config[1], config[2]
     KH, KW = kernel_size
-    block = _block(x, padding, 0.0)
-    out = xp.empty((C, OH, OW, N), x.dtype)
     for k, at in _taps(kernel_size, stride, OH, OW):
         if k == 0:
             out[...] = block[at]
         else:
             out += block[at]
     out *= out.dtype.type(1.0 / (KH * KW))
-    return from_block(out), (tuple(x.shape), kernel_size, stride, padding)
+    return from_block(out), config
 
 
 @fast("avg_pool2d_backward")

@@ -3,11 +3,13 @@
 import numpy as np
 import pytest
 
-from trainlab.errors import ConfigError, NonFiniteError, ShapeError
+from trainlab.data.batching import BatchIterator
+from trainlab.errors import ConfigError, DTypeError, NonFiniteError, ShapeError
 from trainlab.layers import Linear, ReLU, Sequential
+from trainlab.layers.losses import MSELoss
 from trainlab.models import MultiLayerNet
 from trainlab.optim import SGD, Adam
-from trainlab.training import ActivationRecorder, Callback, GradientNormRecorder, Trainer, evaluate
+from trainlab.training import ActivationRecorder, Callback, GradientNormRecorder, Trainer, accuracy, evaluate
 
 
 CENTRES = np.random.default_rng(99).standard_normal((3, 4)) * 3
@@ -222,11 +224,149 @@ def test_mlp_loss_takes_the_penalty_as_an_argument():
 
 
 @pytest.mark.parametrize("bad", [dict(batch_size="16"), dict(batch_size=0), dict(batch_size=2.0),
-                                 dict(epochs=1.5), dict(epochs="3"), dict(epochs=True),
-                                 dict(iterations=2.5), dict(eval_batch_size=0), dict(eval_train=-1)])
+                                 dict(batch_size=True), dict(epochs=1.5), dict(epochs="3"), dict(epochs=True),
+                                 dict(iterations=2.5), dict(iterations="3"), dict(iterations=True),
+                                 dict(eval_batch_size=0), dict(eval_batch_size="1000"), dict(eval_train=-1),
+                                 dict(eval_train=1.5)])
 def test_lengths_and_sizes_must_be_integers(bad):
     net = MultiLayerNet(4, [8], 3, seed=0)
     settings = {"epochs": 1, **bad} if "iterations" not in bad else bad
     name = next(iter(bad))
     with pytest.raises(ConfigError, match=rf"Trainer: {name}"):
         Trainer(net, SGD(net.parameters(), lr=0.1), **settings)
+
+
+def snapshot(net):
+    return {name: p.data.copy() for name, p in net.named_parameters()}
+
+
+def assert_untouched(net, before, trainer):
+    assert trainer.step == 0 and trainer.history.loss == []
+    for name, p in net.named_parameters():
+        np.testing.assert_array_equal(p.data, before[name], err_msg=name)
+
+
+def test_fit_and_evaluate_take_python_lists_like_arrays():
+    x, t = blobs(90)
+    xv, tv = blobs(30, seed=1)
+    runs = []
+    for as_list in (False, True):
+        net = MultiLayerNet(4, [8], 3, seed=0)
+        data = (x.tolist(), t.tolist(), xv.tolist(), tv.tolist()) if as_list else (x, t, xv, tv)
+        trainer = Trainer(net, SGD(net.parameters(), lr=0.1), batch_size=30, epochs=2, progress=False,
+                          eval_sets={"val": (data[2], data[3])})
+        runs.append((trainer.fit(data[0], data[1]), net))
+    (arrays, net), (lists, _) = runs
+    assert lists.loss == arrays.loss and lists.epochs == arrays.epochs
+    assert evaluate(net, xv.tolist(), tv.tolist()) == evaluate(net, xv, tv)
+    assert accuracy(net, xv.tolist(), tv.tolist()) == accuracy(net, xv, tv)
+    assert [len(xb) for xb, _ in BatchIterator(x.tolist(), t.tolist(), 40, shuffle=False)] == [40, 40, 10]
+
+
+@pytest.mark.parametrize("bad_x, error, match", [
+    ([[0.0, 1.0, 2.0, 3.0], [0.0, 1.0]], ShapeError, "training data input cannot be made an array .*ragged"),
+    ("0123", DTypeError, "training data input must be an array of numbers, got a str"),
+    ([["a", "b", "c", "d"]] * 3, DTypeError, "training data input must hold real numbers, got dtype <U1"),
+    ([object()] * 3, DTypeError, "training data input must hold real numbers, got dtype object"),
+    ([[1j, 0, 0, 0]] * 3, DTypeError, "training data input must hold real numbers, got dtype complex128"),
+    (np.zeros((3, 4), np.uint8), DTypeError, r"training data input has dtype uint8; convert it with "
+                                            r"x.astype\(np.float32\) \(and scale images"),
+    (np.zeros((3, 4), bool), DTypeError, "training data input has dtype bool"),
+    (np.float32(1.0), ShapeError, "training data input must have one entry per sample"),
+    (np.zeros((0, 4), np.float32), ShapeError, "training data: no samples"),
+])
+def test_inputs_that_are_not_arrays_of_floats_are_refused_before_training(bad_x, error, match):
+    net = MultiLayerNet(4, [8], 3, seed=0)
+    before = snapshot(net)
+    trainer = Trainer(net, SGD(net.parameters(), lr=0.1), epochs=1, progress=False)
+    with pytest.raises(error, match=match):
+        trainer.fit(bad_x, [0, 1, 2])
+    assert_untouched(net, before, trainer)
+
+
+@pytest.mark.parametrize("bad_t, error, match", [
+    (np.array([0, 1, 0.5] * 10), DTypeError, "training data labels must be class indices of an integer dtype, "
+                                             "got float64"),
+    (np.array([0.0, 1.0, 2.0] * 10), DTypeError, "integer dtype, got float64"),
+    (np.array([True, False, True] * 10), DTypeError, "integer dtype, got bool"),
+    (["0", "1", "2"] * 10, DTypeError, "training data labels must hold real numbers, got dtype <U1"),
+    ([[0], [1, 2]] + [[0]] * 28, ShapeError, "training data labels cannot be made an array"),
+    (np.zeros((30, 1, 3), np.int64), ShapeError, r"\(N,\) class indices or \(N, C\) one-hot rows"),
+    (np.eye(4)[np.arange(30) % 4], ShapeError, "one-hot rows of width 4 but the model gives 3 scores"),
+    (np.eye(3)[np.arange(30) % 3] * 2, ShapeError, r"row 0 has entries outside \[0, 1\]"),
+    (np.arange(29) % 3, ShapeError, "30 samples but 29 labels"),
+])
+def test_labels_of_the_wrong_kind_are_refused_before_training(bad_t, error, match):
+    x, _ = blobs(30)
+    net = MultiLayerNet(4, [8], 3, seed=0)
+    before = snapshot(net)
+    trainer = Trainer(net, SGD(net.parameters(), lr=0.1), batch_size=10, epochs=1, progress=False)
+    with pytest.raises(error, match=match):
+        trainer.fit(x, bad_t)
+    assert_untouched(net, before, trainer)
+
+
+@pytest.mark.parametrize("known_width", [True, False])
+@pytest.mark.parametrize("label", [3, -1])
+def test_a_label_out_of_range_in_a_late_batch_is_reported_before_any_update(known_width, label):
+    x, t = blobs(200)
+    t[-1] = label  # shuffled into some batch after the first ones
+    net = MultiLayerNet(4, [8], 3, use_batchnorm=True, seed=0) if known_width else \
+        Sequential(Linear(4, 8, rng=np.random.default_rng(0)), ReLU(), Linear(8, 3, rng=np.random.default_rng(1)))
+    before = snapshot(net)
+    trainer = Trainer(net, Adam(net.parameters()), batch_size=20, epochs=1, progress=False)
+    with pytest.raises(ShapeError, match=rf"training data labels: label {label} at sample 199 is out of range "
+                                         r"for 3 classes \(valid 0..2; 1 such label"):
+        trainer.fit(x, t)
+    assert_untouched(net, before, trainer)
+
+
+def test_evaluation_sets_are_checked_before_the_first_step():
+    x, t = blobs(60)
+    net = Sequential(Linear(4, 8, rng=np.random.default_rng(0)), ReLU(), Linear(8, 3, rng=np.random.default_rng(1)))
+    before = snapshot(net)
+    cases = [
+        ({"val": (x, np.where(t == 2, 5, t))}, ShapeError, "val data labels: label 5 at sample"),
+        ({"test": (x.tolist()[:-1] + [[0.0]], t)}, ShapeError, "test data input cannot be made an array"),
+        ({"test": (x.astype(np.int32), t)}, DTypeError, "test data input has dtype int32"),
+        ({"val": (x, t[:10])}, ShapeError, "val data labels: 60 samples but 10 labels"),
+        ({"val": x}, ConfigError, r"Trainer: eval_sets\['val'\] must be a pair \(x, t\), got ndarray"),
+    ]
+    for eval_sets, error, match in cases:
+        trainer = Trainer(net, SGD(net.parameters(), lr=0.1), batch_size=20, epochs=1, progress=False,
+                          eval_sets=eval_sets)
+        with pytest.raises(error, match=match):
+            trainer.fit(x, t)
+        assert_untouched(net, before, trainer)
+
+
+def test_one_hot_and_probability_rows_train_and_regression_targets_must_be_finite():
+    x, t = blobs(60)
+    net = MultiLayerNet(4, [8], 3, seed=0)
+    one_hot = np.eye(3, dtype=np.float32)[t]
+    soft = 0.9 * one_hot + 0.1 / 3
+    for targets in (one_hot, soft, one_hot.astype(np.uint8)):
+        history = Trainer(net, SGD(net.parameters(), lr=0.1), batch_size=20, epochs=1, progress=False,
+                          eval_sets={"val": (x, targets)}).fit(x, targets)
+        assert len(history.loss) == 3 and "val_acc" in history.epochs[-1]
+    regression = Sequential(Linear(4, 2, rng=np.random.default_rng(0)))
+    y = np.zeros((60, 2), np.float32)
+    Trainer(regression, SGD(regression.parameters(), lr=0.01), batch_size=20, epochs=1, progress=False,
+            loss_fn=MSELoss()).fit(x, y.tolist())
+    y[7, 1] = np.nan
+    with pytest.raises(NonFiniteError, match="training data labels contains 1 NaN"):
+        Trainer(regression, SGD(regression.parameters(), lr=0.01), epochs=1, progress=False,
+                loss_fn=MSELoss()).fit(x, y)
+
+
+def test_evaluate_and_accuracy_check_their_arguments():
+    x, t = blobs(20)
+    net = MultiLayerNet(4, [8], 3, seed=0)
+    with pytest.raises(ConfigError, match="evaluate: batch_size"):
+        evaluate(net, x, t, batch_size=0)
+    with pytest.raises(ConfigError, match="accuracy: batch_size"):
+        accuracy(net, x, t, batch_size="10")
+    with pytest.raises(ShapeError, match="evaluate: x cannot be made an array"):
+        evaluate(net, [[0.0, 1.0, 2.0, 3.0], [1.0]], [0, 1])
+    with pytest.raises(DTypeError, match="accuracy: t must hold real numbers"):
+        accuracy(net, x, ["a"] * 20)

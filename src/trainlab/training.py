@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import sys
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping
@@ -18,7 +19,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from trainlab import regularization
-from trainlab.errors import ConfigError, NonFiniteError, ShapeError
+from trainlab.errors import ConfigError, NonFiniteError
 from trainlab.layers.base import Layer, Sequential
 from trainlab.layers.losses import CrossEntropyLoss, Loss
 from trainlab.validation import check_bool, check_int, check_real, reject_moved
@@ -126,10 +127,19 @@ def first_leaf(model: Layer) -> Layer:
     return layer
 
 
-def check_finite_array(x, what: str) -> None:
-    if not np.isfinite(x).all():
-        bad = int(np.size(x) - np.isfinite(x).sum())
-        raise NonFiniteError(f"{what} contains {bad} NaN or infinite value(s)")
+def model_dtype(model: Layer) -> np.dtype:
+    """The dtype ``model`` computes in: that of its first parameter (float32 without parameters)."""
+    return np.dtype(next((p.data.dtype for p in model.parameters()), np.float32))
+
+
+def output_width(model: Layer, x) -> int | None:
+    """Scores per sample: the model's ``output_size`` or ``n_classes``, else one eval-mode pass on ``x[:1]``."""
+    for name in ("output_size", "n_classes"):
+        value = getattr(model, name, None)
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+    scores = model.forward(x[:1], train=False)
+    return int(scores.shape[1]) if getattr(scores, "ndim", 0) == 2 else None
 
 
 def find_first_nonfinite(model: Layer, x, *, train: bool = True) -> str | None:
@@ -163,7 +173,10 @@ def find_first_nonfinite(model: Layer, x, *, train: bool = True) -> str | None:
 
 def accuracy(model: Layer, x, t, batch_size: int = 1000) -> float:
     """Fraction of samples whose highest score is the label (class index or one-hot), in eval mode."""
-    t = np.asarray(t)
+    from trainlab.data.batching import as_array, as_inputs
+
+    x, t = as_inputs(x, "accuracy: x", model_dtype(model)), as_array(t, "accuracy: t")
+    batch_size = check_int("accuracy", "batch_size", batch_size, low=1)
     labels = t.argmax(axis=1) if t.ndim == 2 else t
     correct = 0
     for start in range(0, x.shape[0], batch_size):
@@ -177,7 +190,11 @@ def evaluate(model: Layer, x, t, loss_fn: Loss | None = None, batch_size: int = 
 
     Accuracy is reported when the targets are class indices or one-hot rows.
     """
+    from trainlab.data.batching import as_array, as_inputs
+
     loss_fn = CrossEntropyLoss() if loss_fn is None else loss_fn
+    x, t = as_inputs(x, "evaluate: x", model_dtype(model)), as_array(t, "evaluate: t")
+    batch_size = check_int("evaluate", "batch_size", batch_size, low=1)
     n = x.shape[0]
     if n == 0:
         return {}
@@ -275,15 +292,11 @@ class Trainer:
         self.step = 0
         self.epoch = 0
 
-    def _check_data(self, x, t, name: str) -> None:
-        if x.shape[0] != len(t):
-            raise ShapeError(f"{name}: {x.shape[0]} samples but {len(t)} labels")
-        if x.shape[0] == 0:
-            raise ShapeError(f"{name}: no samples")
-        check_finite_array(x, f"{name} input")
-
     def fit(self, x, t) -> History:
         """Train on (x, t); returns the :class:`History` (also kept as ``self.history``).
+
+        The training set and every evaluation set are converted and checked whole before the
+        first step (labels against :func:`output_width`): see :func:`trainlab.data.batching.check_sets`.
 
         Nothing process-wide changes here: for trainlab's threads and kept
         memory, run it inside :func:`trainlab.runtime`.
@@ -291,12 +304,12 @@ class Trainer:
         return self._fit(x, t)
 
     def _fit(self, x, t) -> History:
-        from trainlab.data.batching import BatchIterator  # data depends on nothing here; avoid a cycle
+        from trainlab.data.batching import BatchIterator, check_sets  # data depends on nothing here; avoid a cycle
 
-        self._check_data(x, t, "training data")
+        x, t, self.eval_sets = check_sets(x, t, self.eval_sets, dtype=model_dtype(self.model),
+                                          classify=isinstance(self.loss_fn, CrossEntropyLoss),
+                                          width_of=lambda xs: output_width(self.model, xs))
         self._train_data = (x, t)
-        for name, (xe, te) in self.eval_sets.items():
-            self._check_data(xe, te, f"{name} data")
         batches = BatchIterator(x, t, self.batch_size, shuffle=True, seed=self.seed,
                                 augment=self.augment, dtype=x.dtype)
         per_epoch = len(batches)

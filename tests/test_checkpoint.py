@@ -152,6 +152,8 @@ def _write_as_older_release(path, edit_config):
     with np.load(path, allow_pickle=False) as f:
         arrays = {name: f[name] for name in f.files}
     meta = json.loads(arrays.pop("__trainlab__").tobytes())
+    del meta["header_sha256"]  # format version 1: before the header checksum
+    meta["version"] = 1
     edit_config(meta["architecture"]["config"])
     arrays["__trainlab__"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     np.savez(path, **arrays)

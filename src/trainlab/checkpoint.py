@@ -6,18 +6,28 @@ A checkpoint is one ``.npz`` archive holding
 - optionally ``optim:<name>`` arrays (optimizer state, to resume training),
 - ``__trainlab__``: UTF-8 JSON (as uint8 bytes) with the format version, the
   architecture (``layer_to_spec``), the array names and a SHA-256 of every
-  array's bytes, and the user's metadata.
+  array's bytes, the user's metadata and a SHA-256 of the header itself
+  (fields, format versions and checksum: :mod:`trainlab.checkpoint_header`).
 
-Checkpoints of earlier releases load as before. Their MultiLayerNet
-architectures may hold ``weight_decay`` (the book's L2 strength, which older
-releases kept in the model): it is a training setting, not architecture, so
-the model is rebuilt without it; pass it as ``Trainer(l2_penalty=...)`` to go
-on training the same way.
+Checkpoints of earlier releases load as before: those without the header
+checksum are format version 1. Their MultiLayerNet architectures may hold
+``weight_decay`` (the book's L2 strength, which older releases kept in the
+model): it is a training setting, not architecture, so the model is rebuilt
+without it; pass it as ``Trainer(l2_penalty=...)`` to go on training the same way.
 
-It is read with ``allow_pickle=False``, so loading never runs code. Writing
-goes to a temporary file in the same folder, is flushed to disk, then
+Loading never runs code and never trusts a size: the archive is read by
+:class:`trainlab.npzread.NpzReader`, which refuses pickled objects, damaged zip
+directories, arrays whose declared size does not match their entry or exceeds
+``npzread.MAX_ARRAY_BYTES`` / ``MAX_TOTAL_BYTES``, and zip bombs, before it
+allocates. Every problem with a file is a :class:`~trainlab.errors.CheckpointError`
+naming the file and what is wrong in it; a failed load never changes the file.
+
+Writing goes to a temporary file in the same folder, is flushed to disk, then
 atomically renamed over the target: a crash mid-write leaves any existing
-checkpoint intact.
+checkpoint intact, and the temporary file it leaves is removed by the next save
+or load of that path (:func:`trainlab.fileio.remove_stale_temporaries`).
+:func:`save` refuses a target that is a symbolic link rather than replace the
+link or write through it.
 """
 
 from __future__ import annotations
@@ -25,20 +35,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trainlab.checkpoint_header import FORMAT, VERSION, make_header, parse_header
 from trainlab.errors import CheckpointError, ShapeError
-from trainlab.fileio import atomic_write
+from trainlab.fileio import atomic_write, remove_stale_temporaries
 from trainlab.layers.base import Layer, layer_from_spec, layer_to_spec
+from trainlab.npzread import NpzReader
 
-FORMAT = "trainlab-checkpoint"
-VERSION = 1
+__all__ = ["FORMAT", "VERSION", "MAX_HEADER_BYTES", "atomic_write_npz", "save", "load_checkpoint", "load"]
+
 _META_KEY = "__trainlab__"
+#: Largest JSON header a checkpoint may have.
+MAX_HEADER_BYTES = 64 * 2**20
 
 
 def _digest(a: np.ndarray) -> str:
@@ -62,7 +74,8 @@ def save(model: Layer, path: str | os.PathLike, *, optimizer=None,
     model : Layer
         Any trainlab layer or container whose layers are registered types.
     path : str or Path
-        Conventionally ending in ``.npz`` (added when missing).
+        Conventionally ending in ``.npz`` (added when missing). Must not be a
+        symbolic link (CheckpointError): save to the file it points to instead.
     optimizer : trainlab.optim.Optimizer, optional
         Its ``state_dict()`` is stored so training can resume exactly.
     metadata : dict, optional
@@ -75,6 +88,9 @@ def save(model: Layer, path: str | os.PathLike, *, optimizer=None,
     path = Path(path)
     if path.suffix != ".npz":
         path = path.with_name(path.name + ".npz")
+    if path.is_symlink():
+        raise CheckpointError(f"{path}: is a symbolic link; trainlab does not write checkpoints through links "
+                              f"(save to {os.path.realpath(path)} itself, or remove the link)")
     arrays: dict[str, np.ndarray] = {}
     for name, p in model.named_parameters():
         arrays[f"param:{name}"] = np.asarray(p.data)
@@ -84,53 +100,41 @@ def save(model: Layer, path: str | os.PathLike, *, optimizer=None,
         for name, a in optimizer.state_dict().items():
             arrays[f"optim:{name}"] = np.asarray(a)
     try:
-        meta_json = json.dumps({
-            "format": FORMAT,
-            "version": VERSION,
-            "architecture": layer_to_spec(model),
-            "optimizer": type(optimizer).__name__ if optimizer is not None else None,
-            "arrays": {k: _digest(v) for k, v in arrays.items()},
-            "metadata": metadata or {},
-        })
-    except TypeError as e:
+        header = make_header(layer_to_spec(model), type(optimizer).__name__ if optimizer is not None else None,
+                             {k: _digest(v) for k, v in arrays.items()}, metadata or {})
+    except (TypeError, ValueError) as e:
         raise CheckpointError(f"metadata and layer configs must be JSON values: {e}") from None
-    arrays[_META_KEY] = np.frombuffer(meta_json.encode("utf-8"), dtype=np.uint8)
+    arrays[_META_KEY] = np.frombuffer(header, dtype=np.uint8)
     return atomic_write_npz(path, arrays)
 
 
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    remove_stale_temporaries(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
-    try:
-        # Open the file ourselves: np.load leaks its handle when the archive is damaged.
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as archive:
-            names = list(archive.files)
-            if _META_KEY not in names:
-                raise CheckpointError(f"{path}: an .npz archive but not a trainlab checkpoint (no {_META_KEY} entry)")
-            arrays = {name: archive[name] for name in names}
-    except CheckpointError:
-        raise
-    except ValueError as e:
-        if "pickle" in str(e).lower():
-            raise CheckpointError(f"{path}: holds pickled objects, which trainlab never loads") from None
-        raise CheckpointError(f"{path}: not a trainlab checkpoint ({e})") from None
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error, KeyError) as e:
-        raise CheckpointError(f"{path}: damaged or truncated checkpoint ({type(e).__name__}: {e})") from None
-    try:
-        meta = json.loads(arrays.pop(_META_KEY).tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: checkpoint header is not valid JSON ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a trainlab checkpoint (format {meta.get('format') if isinstance(meta, dict) else meta!r})")
-    if meta.get("version", 0) > VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version {meta['version']} is newer than this trainlab reads ({VERSION})")
-    digests = meta.get("arrays", {})
-    if set(digests) != set(arrays):
-        raise CheckpointError(f"{path}: damaged checkpoint: arrays {sorted(set(digests) ^ set(arrays))} "
-                              "are listed in the header but missing, or present but not listed")
-    for name, a in arrays.items():
-        if _digest(a) != digests[name]:
-            raise CheckpointError(f"{path}: damaged checkpoint: array {name!r} fails its checksum")
+    with NpzReader(path) as archive:
+        if _META_KEY not in archive.names:
+            raise CheckpointError(f"{path}: an .npz archive but not a trainlab checkpoint (no {_META_KEY} entry)")
+        if archive.size(_META_KEY) > MAX_HEADER_BYTES:
+            raise CheckpointError(f"{path}: checkpoint header of {archive.size(_META_KEY)} bytes, "
+                                  f"more than the {MAX_HEADER_BYTES} trainlab reads")
+        raw = archive.read(_META_KEY)
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            raise CheckpointError(f"{path}: not a trainlab checkpoint ({_META_KEY} holds {raw.dtype} "
+                                  f"of shape {raw.shape}, not the bytes of a JSON header)")
+        meta = parse_header(path, raw.tobytes())
+        digests = meta["arrays"]
+        present = set(archive.names) - {_META_KEY}
+        if set(digests) != present:
+            raise CheckpointError(f"{path}: damaged checkpoint: arrays {sorted(set(digests) ^ present)[:10]} "
+                                  "are listed in the header but missing, or present but not listed")
+        arrays = {}
+        for name in archive.names:
+            if name == _META_KEY:
+                continue
+            arrays[name] = archive.read(name)
+            if _digest(arrays[name]) != digests[name]:
+                raise CheckpointError(f"{path}: damaged checkpoint: array {name!r} fails its checksum")
     return meta, arrays
 
 
@@ -154,7 +158,8 @@ def load_checkpoint(path: str | os.PathLike, model: Layer | None = None, *, opti
         try:
             model = layer_from_spec(spec)
         except Exception as e:
-            raise CheckpointError(f"{path}: cannot rebuild architecture {spec.get('type')!r}: {e}") from None
+            raise CheckpointError(f"{path}: cannot rebuild architecture {spec['type'][:80]!r}: "
+                                  f"{type(e).__name__}: {str(e)[:300]}") from None
     else:
         mine = layer_to_spec(model)
         if _comparable(mine) != _comparable(spec):
@@ -170,8 +175,13 @@ def load_checkpoint(path: str | os.PathLike, model: Layer | None = None, *, opti
         opt_state = {k.split(":", 1)[1]: v for k, v in arrays.items() if k.startswith("optim:")}
         if not opt_state:
             raise CheckpointError(f"{path}: holds no optimizer state")
-        optimizer.load_state_dict(opt_state)
-    return model, meta.get("metadata", {})
+        try:
+            optimizer.load_state_dict(opt_state)
+        except CheckpointError as e:
+            raise CheckpointError(f"{path}: {e}") from None
+        except (ShapeError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: optimizer state does not fit {type(optimizer).__name__}: {e}") from None
+    return model, meta["metadata"]
 
 
 def load(path: str | os.PathLike, model: Layer | None = None) -> Layer:

@@ -133,9 +133,15 @@ def prepare_splits(arrays: dict[str, np.ndarray], *, normalize: bool = True, fla
     n_val = _n_validation(validation, x.shape[0])
     order = np.random.default_rng(seed).permutation(x.shape[0])
     val_idx, train_idx = np.sort(order[:n_val]), np.sort(order[n_val:])
+    for key in ("t_train", "t_test"):
+        labels = arrays[key]
+        if labels.dtype.kind not in "iu" or labels.ndim != 1:
+            raise DataError(f"{key} of {name or 'the dataset'} must be 1-D integers, got {labels.dtype} "
+                            f"of shape {labels.shape}")
     n_classes = len(classes) if classes else int(max(t.max(initial=0), arrays["t_test"].max(initial=0))) + 1
-    if t.size and (t.min() < 0 or t.max() >= n_classes):
-        raise DataError(f"labels of {name or 'the dataset'} fall outside 0..{n_classes - 1}")
+    for labels in (t, arrays["t_test"]):
+        if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+            raise DataError(f"labels of {name or 'the dataset'} fall outside 0..{n_classes - 1}")
 
     def im(a: np.ndarray) -> np.ndarray:
         return _images(a, normalize, flatten, dtype, transpose)
@@ -224,7 +230,7 @@ def load_idx_folder(folder: str | os.PathLike, *, prefix: str | None = None, nor
     -------
     DataSplits
     """
-    arrays = read_idx_set(find_idx_files(folder, prefix))
+    arrays = read_idx_set(find_idx_files(folder, prefix), n_classes=len(classes) or None)
     return prepare_splits(arrays, normalize=normalize, flatten=flatten, one_hot_label=one_hot_label,
                           validation=validation, seed=seed, dtype=dtype, transpose=transpose,
                           name=os.fspath(folder), classes=classes)

@@ -24,6 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 
+from trainlab.data.limits import MAX_ARRAY_BYTES, MAX_NDIM, count_rest, could_inflate_to, declared_nbytes, read_at_most
 from trainlab.errors import DataError, DTypeError, ShapeError
 
 #: IDX element-type byte -> big-endian NumPy dtype.
@@ -52,8 +53,8 @@ def idx_header(array: np.ndarray) -> bytes:
     if code is None:
         names = ", ".join(str(d.newbyteorder("=")) for d in IDX_TYPES.values())
         raise DTypeError(f"IDX cannot store dtype {dt}; use one of {names}")
-    if not 1 <= array.ndim <= 255:
-        raise ShapeError(f"IDX stores 1 to 255 dimensions, got an array of shape {array.shape}")
+    if not 1 <= array.ndim <= MAX_NDIM:
+        raise ShapeError(f"IDX files in trainlab hold 1 to {MAX_NDIM} dimensions, got an array of shape {array.shape}")
     if any(n >= 2**32 for n in array.shape):
         raise ShapeError(f"IDX dimension sizes must fit in 32 bits, got shape {array.shape}")
     return struct.pack(">BBBB", 0, 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
@@ -72,74 +73,89 @@ def idx_sha256(array: np.ndarray) -> str:
     the published SHA-256 of the decompressed ``*-ubyte`` files.
     """
     h = hashlib.sha256(idx_header(array))
-    h.update(memoryview(_big_endian(np.asarray(array))).cast("B"))
+    h.update(memoryview(_big_endian(np.asarray(array)).reshape(-1).view(np.uint8)))
     return h.hexdigest()
 
 
-def _read_exact(stream: BinaryIO, n: int) -> bytearray:
-    """Read up to ``n`` bytes into a writable buffer (fewer only at end of file)."""
-    buf = bytearray(n)
-    view = memoryview(buf)
-    got = 0
-    while got < n:
-        k = stream.readinto(view[got:])
-        if not k:
-            break
-        got += k
-    del view
-    if got < n:
-        del buf[got:]
-    return buf
+def _read_exact(stream: BinaryIO, n: int) -> bytes:
+    """Read up to ``n`` bytes (fewer only at end of file); ``n`` is a small header size here."""
+    return bytes(read_at_most(stream, n))
 
 
-def _count_rest(stream: BinaryIO, limit: int = 1 << 30) -> int:
-    total = 0
-    while total < limit:
-        chunk = stream.read(1 << 20)
-        if not chunk:
-            break
-        total += len(chunk)
-    return total
-
-
-def _parse(stream: BinaryIO, name: str) -> np.ndarray:
+def _header(stream: BinaryIO, name: str) -> tuple[np.dtype, tuple[int, ...], int]:
+    """The element type, shape and header length, checked before anything is allocated."""
     magic = _read_exact(stream, 4)
     if len(magic) < 4:
         raise DataError(f"{name}: {len(magic)} bytes is too short for an IDX header (4-byte magic)")
     if magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_TYPES:
         raise DataError(
-            f"{name}: wrong magic number 0x{bytes(magic).hex()}; an IDX file starts with "
+            f"{name}: wrong magic number 0x{magic.hex()}; an IDX file starts with "
             "00 00, then a type byte (08, 09, 0B, 0C, 0D or 0E), then the number of dimensions"
         )
     dtype, ndim = IDX_TYPES[magic[2]], magic[3]
     if ndim == 0:
         raise DataError(f"{name}: IDX header declares 0 dimensions")
+    if ndim > MAX_NDIM:
+        raise DataError(f"{name}: IDX header declares {ndim} dimensions; at most {MAX_NDIM} are read")
     raw_dims = _read_exact(stream, 4 * ndim)
     if len(raw_dims) < 4 * ndim:
         raise DataError(f"{name}: truncated header: {ndim} dimension sizes need {4 * ndim} bytes")
-    dims = struct.unpack(f">{ndim}I", bytes(raw_dims))
-    n_bytes = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
-    body = _read_exact(stream, n_bytes)
-    if len(body) < n_bytes:
+    return dtype, struct.unpack(f">{ndim}I", raw_dims), 4 + 4 * ndim
+
+
+def _parse(stream: BinaryIO, name: str, *, available: int | None, compressed: int | None,
+           max_bytes: int) -> np.ndarray:
+    """Parse an IDX stream.
+
+    ``available`` is the exact number of bytes in an uncompressed stream;
+    ``compressed`` the size of the gzip stream that ``stream`` decompresses.
+    """
+    dtype, dims, header_len = _header(stream, name)
+    n_bytes = declared_nbytes(name, dims, dtype.itemsize, limit=max_bytes)
+    what = f"shape {dims} of {dtype.newbyteorder('=')}"
+    if available is not None:
+        found = available - header_len
+        if found < n_bytes:
+            raise DataError(f"{name}: truncated body: {what} needs {n_bytes} bytes, found {found}")
+        if found > n_bytes:
+            raise DataError(f"{name}: {found - n_bytes} trailing bytes after the {n_bytes} bytes of data of {what}")
+        array = np.empty(dims, dtype=dtype.newbyteorder("="))
+        view = memoryview(array.reshape(-1).view(np.uint8))
+        got = stream.readinto(view) if n_bytes else 0
+        while got < n_bytes:  # a file that shrank while being read
+            k = stream.readinto(view[got:])
+            if not k:
+                raise DataError(f"{name}: truncated body: {what} needs {n_bytes} bytes, found {got}")
+            got += k
+        del view
+        if dtype.itemsize > 1 and not dtype.isnative:
+            array.byteswap(inplace=True)
+        return array
+    if compressed is not None and not could_inflate_to(compressed, header_len + n_bytes):
         raise DataError(
-            f"{name}: truncated body: shape {dims} of {dtype.newbyteorder('=')} needs "
-            f"{n_bytes} bytes, found {len(body)}"
+            f"{name}: {what} needs {n_bytes} bytes, more than {compressed} bytes of gzip can hold"
         )
-    extra = _count_rest(stream)
-    if extra:
-        raise DataError(f"{name}: {extra} trailing bytes after the {n_bytes} bytes of data of shape {dims}")
+    body = read_at_most(stream, n_bytes + 1)
+    if len(body) < n_bytes:
+        raise DataError(f"{name}: truncated body: {what} needs {n_bytes} bytes, found {len(body)}")
+    if len(body) > n_bytes:
+        rest = count_rest(stream)
+        extra = f"{1 + rest}" if rest <= (1 << 20) else f"more than {1 << 20}"
+        raise DataError(f"{name}: {extra} trailing bytes after the {n_bytes} bytes of data of {what}")
     array = np.frombuffer(body, dtype=dtype).reshape(dims)
     # Native byte order so that later arithmetic does not pay for swapping.
     return array.astype(dtype.newbyteorder("="), copy=False)
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_ARRAY_BYTES) -> np.ndarray:
     """Read one IDX file, gzipped or not.
 
     Parameters
     ----------
     path : str or PathLike
         The file. Gzip is detected from the first two bytes.
+    max_bytes : int, optional
+        Largest data size accepted (default :data:`trainlab.data.limits.MAX_ARRAY_BYTES`).
 
     Returns
     -------
@@ -150,24 +166,32 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     Raises
     ------
     DataError
-        Wrong magic number, truncated header or body, trailing bytes, or a
-        damaged gzip stream; the message names the file.
+        Wrong magic number, more than :data:`~trainlab.data.limits.MAX_NDIM`
+        dimensions, a declared size over ``max_bytes`` or other than the file
+        holds, truncated header or body, trailing bytes, or a damaged gzip
+        stream; the message names the file. Nothing is allocated for the data
+        before its declared size has been checked.
     """
     path = Path(path)
-    with open(path, "rb") as raw:
-        return read_idx_stream(raw, name=str(path))
+    try:
+        with open(path, "rb") as raw:
+            return read_idx_stream(raw, name=str(path), max_bytes=max_bytes)
+    except IsADirectoryError as exc:
+        raise DataError(f"{path} is a folder, not an IDX file") from exc
 
 
-def read_idx_stream(stream: BinaryIO, *, name: str = "IDX data") -> np.ndarray:
+def read_idx_stream(stream: BinaryIO, *, name: str = "IDX data", max_bytes: int = MAX_ARRAY_BYTES) -> np.ndarray:
     """:func:`read_idx` for an open, seekable binary stream (``name`` is used in errors)."""
     start = stream.tell()
+    size = stream.seek(0, os.SEEK_END) - start
+    stream.seek(start)
     head = stream.read(2)
     stream.seek(start)
     try:
         if head == _GZIP_MAGIC:
             with _gzip.GzipFile(fileobj=stream, mode="rb") as unzipped:
-                return _parse(unzipped, name)
-        return _parse(stream, name)
+                return _parse(unzipped, name, available=None, compressed=size, max_bytes=max_bytes)
+        return _parse(stream, name, available=size, compressed=None, max_bytes=max_bytes)
     except (EOFError, zlib.error, _gzip.BadGzipFile) as exc:
         raise DataError(f"{name}: damaged gzip stream ({exc})") from exc
 
@@ -180,7 +204,8 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, gzip: bool = False) ->
     path : str or PathLike
         Destination; the name is used as given (add ``.gz`` yourself if wanted).
     array : ndarray
-        uint8, int8, int16, int32, float32 or float64 with 1 to 255 dimensions.
+        uint8, int8, int16, int32, float32 or float64 with 1 to 8 dimensions
+        (:data:`~trainlab.data.limits.MAX_NDIM`; the format allows 255, no reader needs them).
     gzip : bool, optional
         Compress with gzip (modification time 0, so equal arrays give equal files).
 
@@ -192,7 +217,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, gzip: bool = False) ->
     path = Path(path)
     array = np.asarray(array)
     header = idx_header(array)
-    data = memoryview(_big_endian(array)).cast("B")
+    data = memoryview(_big_endian(array).reshape(-1).view(np.uint8))
     if gzip:
         with open(path, "wb") as raw, _gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as f:
             f.write(header)

@@ -102,18 +102,61 @@ def find_idx_files(folder: str | os.PathLike, prefix: str | None = None) -> dict
     return chosen
 
 
-def read_idx_set(files: Mapping[str, str | os.PathLike]) -> dict[str, np.ndarray]:
-    """Read the four IDX files found by :func:`find_idx_files` and check counts."""
+#: Largest label value accepted from an IDX labels file (classes 0..MAX_CLASSES-1).
+MAX_CLASSES = 4096
+
+
+def check_labels(t: np.ndarray, name: str, n_classes: int | None = None) -> np.ndarray:
+    """Labels as integers, refusing non-integral values and values outside 0..n_classes-1.
+
+    Integer labels come back unchanged; float labels that hold whole numbers come
+    back as int64. ``n_classes`` defaults to :data:`MAX_CLASSES`.
+
+    Raises
+    ------
+    DataError
+        Naming ``name`` and the first offending value.
+    """
+    if t.ndim != 1:
+        raise DataError(f"{name}: labels must be 1-D, got shape {t.shape}")
+    if t.dtype.kind not in "iuf":
+        raise DataError(f"{name}: labels must be integers, got dtype {t.dtype}")
+    if t.dtype.kind == "f":
+        bad = ~np.isfinite(t) | (t != np.floor(t))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataError(f"{name}: label {float(t[i])} at index {i} is not an integer; labels must be whole numbers")
+    high = MAX_CLASSES if n_classes is None else n_classes
+    if t.size:
+        lo, hi = t.min(), t.max()
+        if lo < 0 or hi >= high:
+            value = lo if lo < 0 else hi
+            raise DataError(f"{name}: label {value.item()} is outside 0..{high - 1}")
+    return t.astype(np.int64) if t.dtype.kind == "f" else t
+
+
+def read_idx_set(files: Mapping[str, str | os.PathLike], *, n_classes: int | None = None) -> dict[str, np.ndarray]:
+    """Read the four IDX files found by :func:`find_idx_files` and check them against each other.
+
+    Labels must be whole numbers in 0..n_classes-1 (see :func:`check_labels`),
+    each split must have as many labels as images, and training and test
+    images must have the same shape.
+    """
     arrays = {key: read_idx(files[key]) for key in SPLIT_KEYS}
     for split in ("train", "test"):
         x, t = arrays[f"x_{split}"], arrays[f"t_{split}"]
-        if t.ndim != 1:
-            raise DataError(f"{files[f't_{split}']}: labels must be 1-D, got shape {t.shape}")
+        arrays[f"t_{split}"] = t = check_labels(t, str(files[f"t_{split}"]), n_classes)
         if x.shape[0] != t.shape[0]:
             raise DataError(
                 f"{files[f'x_{split}']} holds {x.shape[0]} images but {files[f't_{split}']} "
                 f"holds {t.shape[0]} labels; the counts must match"
             )
+    train, test = arrays["x_train"], arrays["x_test"]
+    if train.shape[1:] != test.shape[1:]:
+        raise DataError(
+            f"training images in {files['x_train']} have shape {train.shape[1:]} but test images in "
+            f"{files['x_test']} have shape {test.shape[1:]}; both splits must have the same image shape"
+        )
     return arrays
 
 

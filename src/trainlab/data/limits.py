@@ -1,0 +1,72 @@
+"""The limits every data reader checks before it allocates anything.
+
+A header, a ``.npy`` entry or a pickle declares how big its array is; the
+readers compute that size with Python integers (no overflow), compare it with
+these limits and with the bytes that are really there, and only then allocate.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, BinaryIO
+
+from trainlab.errors import DataError
+
+#: Largest array (in bytes) any reader allocates: 2 GiB. The largest standard
+#: IDX file, EMNIST ByClass's training images, holds 547 MB.
+MAX_ARRAY_BYTES = 2 << 30
+
+#: Most dimensions an array read from a file may have.
+MAX_NDIM = 8
+
+#: Deflate cannot expand data more than 1032 times (zlib's documented bound),
+#: so a compressed stream of n bytes holds at most 1032 * n bytes, plus slack
+#: for headers.
+DEFLATE_MAX_RATIO = 1032
+_DEFLATE_SLACK = 1 << 16
+
+
+def declared_nbytes(name: str, shape: Any, itemsize: int, *, limit: int = MAX_ARRAY_BYTES) -> int:
+    """Bytes of an array of ``shape`` and ``itemsize``, checked against ``limit`` and :data:`MAX_NDIM`.
+
+    Raises
+    ------
+    DataError
+        When the shape is not a tuple of non-negative integers, has more than
+        :data:`MAX_NDIM` dimensions, or declares more than ``limit`` bytes.
+    """
+    if not isinstance(shape, tuple) or not all(type(n) is int and n >= 0 for n in shape):
+        raise DataError(f"{name}: shape {shape!r} is not a tuple of non-negative integers")
+    if len(shape) > MAX_NDIM:
+        raise DataError(f"{name}: {len(shape)} dimensions declared; at most {MAX_NDIM} are read")
+    n_bytes = math.prod(shape) * itemsize
+    if n_bytes > limit or math.prod(shape) > limit:
+        raise DataError(f"{name}: shape {shape} declares {n_bytes} bytes, over the limit of {limit} bytes")
+    return n_bytes
+
+
+def could_inflate_to(compressed: int, n_bytes: int) -> bool:
+    """Whether ``compressed`` bytes of deflate data can hold ``n_bytes`` bytes."""
+    return n_bytes <= DEFLATE_MAX_RATIO * compressed + _DEFLATE_SLACK
+
+
+def read_at_most(stream: BinaryIO, n: int, chunk: int = 1 << 20) -> bytearray:
+    """Read up to ``n`` bytes in chunks, so a short stream never costs ``n`` bytes of memory."""
+    buf = bytearray()
+    while len(buf) < n:
+        piece = stream.read(min(chunk, n - len(buf)))
+        if not piece:
+            break
+        buf += piece
+    return buf
+
+
+def count_rest(stream: BinaryIO, limit: int = 1 << 20) -> int:
+    """How many bytes are left in ``stream`` (counting stops past ``limit``)."""
+    total = 0
+    while total <= limit:
+        piece = stream.read(1 << 16)
+        if not piece:
+            break
+        total += len(piece)
+    return total

@@ -126,7 +126,7 @@ class NpzReader:
             self._check_entry(info)
             name = info.filename[:-4]
             if name in self._infos:
-                raise CheckpointError(f"{self.path}: damaged checkpoint: entry {info.filename!r} appears twice")
+                raise CheckpointError(f"{self.path}: damaged checkpoint: entry {info.filename[:100]!r} appears twice")
             self._infos[name] = info
             total += info.file_size
         if total > MAX_TOTAL_BYTES:
@@ -134,9 +134,9 @@ class NpzReader:
                                   f"{MAX_TOTAL_BYTES} trainlab reads (npzread.MAX_TOTAL_BYTES)")
 
     def _check_entry(self, info: zipfile.ZipInfo) -> None:
-        where = f"{self.path}: entry {info.filename!r}"
+        where = f"{self.path}: entry {info.filename[:100]!r}"
         if not info.filename.endswith(".npy"):
-            raise CheckpointError(f"{where} is not an .npy array, so this is not a trainlab checkpoint")
+            raise CheckpointError(f"{where} is not an .npy array (a damaged directory, or not a trainlab checkpoint)")
         if info.flag_bits & 0x1:
             raise CheckpointError(f"{where} is encrypted; trainlab checkpoints never are")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):

@@ -12,6 +12,7 @@ Two ways to run it (see docs/reliability.md):
 
     python fuzz/fuzz_readers.py --runs 100000 --seed 1     # random mutation, no atheris needed
     python fuzz/fuzz_readers.py --atheris fuzz/corpus -max_total_time=3600   # coverage-guided
+    python fuzz/fuzz_readers.py --replay fuzz/crashes/cache-1-001.bin        # show an escape's traceback
 
 Both start from small valid files built here (checkpoints, IDX files plain and gzipped,
 a cache file, pickles of arrays). The random mode mutates bytes, and also the members of
@@ -224,7 +225,7 @@ def random_mode(args) -> int:
         escapes[key] = (count, f"{type(exc).__name__}: {str(exc)[:200]}", escapes[key][2] if not first else data)
         if first:
             args.crashes.mkdir(parents=True, exist_ok=True)
-            (args.crashes / f"{target}-{len(escapes):03d}.bin").write_bytes(data)
+            (args.crashes / f"{target}-{args.seed}-{len(escapes):03d}.bin").write_bytes(data)
             print(f"escape #{len(escapes)} after {run} inputs: {key}: {escapes[key][1]}", flush=True)
     elapsed = time.monotonic() - started
     total = sum(tried.values())
@@ -235,6 +236,24 @@ def random_mode(args) -> int:
     for key, (count, message, _) in escapes.items():
         print(f"  {count:6d} x {key}: {message}")
     return 1 if escapes else 0
+
+
+def replay(paths: list[Path]) -> int:
+    """Run the reader each crash file's name begins with (``cache-7-003.bin``) on it; show the traceback."""
+    for path in paths:
+        target = next((t for t in sorted(NAMES, key=len, reverse=True) if path.name.startswith(t + "-")), None)
+        if target is None:
+            raise SystemExit(f"{path}: the name does not start with a reader ({', '.join(NAMES)})")
+        print(f"{path} ({target}):", flush=True)
+        try:
+            TARGETS[target][0](path.read_bytes())
+        except TrainlabError as exc:
+            print(f"  trainlab error (no escape): {type(exc).__name__}: {exc}")
+        except Exception:
+            traceback.print_exc()
+        else:
+            print("  read without error")
+    return 0
 
 
 def atheris_mode(argv: list[str]) -> None:
@@ -273,7 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-mb", type=int, default=1024,
                         help="address space allowed beyond what the process uses at start (0: no limit)")
     parser.add_argument("--crashes", type=Path, default=Path("fuzz/crashes"), help="where escaping inputs go")
+    parser.add_argument("--replay", type=Path, nargs="+", help="run the readers on these crash files and stop")
     args = parser.parse_args(argv[1:])
+    if args.replay:
+        return replay(args.replay)
     if args.runs is None and args.seconds is None:
         parser.error("give --runs N or --seconds S")
     return random_mode(args)

@@ -80,3 +80,12 @@ def test_the_random_mode_counts_what_it_tried(fuzz, tmp_path, capsys):
                "--memory-mb", "0", "--crashes", str(tmp_path)])
     out = capsys.readouterr().out
     assert "tried 60 inputs" in out and "idx-stream 30, pickle 30" in out and "escaped: " in out
+
+
+def test_replay_runs_the_reader_a_crash_file_names(fuzz, tmp_path, capsys):
+    (tmp_path / "idx-stream-3-001.bin").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05ab")
+    (tmp_path / "pickle-3-002.bin").write_bytes(b"junk")
+    assert fuzz.main(["fuzz_readers.py", "--replay", str(tmp_path / "idx-stream-3-001.bin"),
+                      str(tmp_path / "pickle-3-002.bin")]) == 0
+    out = capsys.readouterr().out
+    assert "(idx-stream):" in out and "(pickle):" in out and out.count("trainlab error (no escape)") == 2

@@ -6,7 +6,9 @@ and when. Reading recomputes every hash, so a truncated, damaged or edited
 file is reported as damaged and never returned. Writing goes to a temporary
 file in the same folder, is flushed to disk, then renamed over the old file:
 a crash leaves either the old file or the new one, never half of one.
-Arrays are loaded with ``allow_pickle=False``: no code can run from a cache file.
+Arrays are read by :func:`trainlab.data.npz.read_npz`, which checks each
+``.npy`` header's size before allocating and never unpickles anything: no code
+can run from a cache file, and a header that declares terabytes is refused.
 """
 
 from __future__ import annotations
@@ -14,19 +16,22 @@ from __future__ import annotations
 import json
 import os
 import time
-import zipfile
-import zlib
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
 from trainlab.data.idx import idx_sha256
+from trainlab.data.limits import MAX_NDIM
+from trainlab.data.npz import read_npz
 from trainlab.errors import DataError
 from trainlab.fileio import atomic_write
 
 CACHE_FORMAT = 1
 _META_KEY = "__meta__"
+
+#: Largest metadata entry read (the JSON text, as stored in UCS-4).
+MAX_META_BYTES = 1 << 20
 
 
 def default_cache_dir() -> Path:
@@ -106,31 +111,51 @@ def read_cache(path: str | os.PathLike, expected: Mapping[str, str] | None = Non
     FileNotFoundError
         When there is no such file.
     DataError
-        When the file is damaged or any checksum differs.
+        When the file is damaged, declares arrays larger than it holds or than
+        the limit, holds anything but uint8 arrays and its metadata, its
+        metadata is not the JSON object trainlab writes, or any checksum
+        differs; the message names the file.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no cache file {path}")
-    try:
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:  # no leaked handle on damage
-            meta = json.loads(str(z[_META_KEY][()]))
-            if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
-                raise DataError(f"cache file {path} has an unknown format")
-            names = [n for n in z.files if n != _META_KEY]
-            arrays = {n: z[n] for n in names}
-    except DataError:
-        raise
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise DataError(f"cache file {path} is damaged ({type(exc).__name__}: {exc})") from exc
-    stored = meta.get("sha256", {})
+    content = read_npz(path, what="cache file")
+    meta = _read_meta(path, content.pop(_META_KEY, None))
+    arrays = content
+    stored = meta["sha256"]
     wanted = dict(expected) if expected is not None else stored
     if set(arrays) != set(wanted):
         raise DataError(f"cache file {path} holds {sorted(arrays)}, expected {sorted(wanted)}")
     for key, array in arrays.items():
+        if array.dtype != np.uint8 or not 1 <= array.ndim <= MAX_NDIM:
+            raise DataError(f"cache file {path}: {key} is {array.dtype} of shape {array.shape}; "
+                            f"the cache holds uint8 arrays of 1 to {MAX_NDIM} dimensions")
         digest = idx_sha256(array)
         if digest != stored.get(key) or digest != wanted[key]:
             raise DataError(f"cache file {path}: {key} has SHA-256 {digest}, expected {wanted[key]}")
     return arrays, meta
+
+
+def _read_meta(path: Path, entry: np.ndarray | None) -> dict:
+    """The checked metadata: a JSON object with the format number and a str -> str ``sha256`` map."""
+    if entry is None:
+        raise DataError(f"cache file {path} is damaged (it has no {_META_KEY} entry)")
+    if entry.shape != () or entry.dtype.kind != "U" or entry.nbytes > MAX_META_BYTES:
+        raise DataError(f"cache file {path}: {_META_KEY} is {entry.dtype} of shape {entry.shape}, "
+                        f"expected one string of at most {MAX_META_BYTES} bytes")
+    try:
+        meta = json.loads(str(entry[()]))
+    except (ValueError, RecursionError) as exc:
+        raise DataError(f"cache file {path} is damaged ({_META_KEY} is not JSON: {type(exc).__name__})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != CACHE_FORMAT:
+        raise DataError(f"cache file {path} has an unknown format")
+    hashes = meta.get("sha256")
+    if not (isinstance(hashes, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in hashes.items())):
+        raise DataError(f"cache file {path}: its metadata has no sha256 table of names to hex digests")
+    for field in ("source", "created", "dataset"):
+        if not isinstance(meta.get(field, ""), str):
+            raise DataError(f"cache file {path}: metadata field {field!r} is not a string")
+    return meta
 
 
 def describe_cache(path: str | os.PathLike, expected: Mapping[str, str] | None = None) -> dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trainlab.data.npz import read_npz
 from trainlab.errors import ConfigError, DataError
 from trainlab.validation import check_int, check_real
 
@@ -156,21 +157,21 @@ def save_npz(path: str | os.PathLike, x: np.ndarray, t: np.ndarray) -> Path:
 def load_npz(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Load ``(x, t)`` saved by :func:`save_npz` (keys ``inputs``/``labels``, or ``x``/``t``).
 
-    Loads with ``allow_pickle=False``, so a file cannot run code.
+    Read with :func:`trainlab.data.npz.read_npz`: sizes are checked before
+    allocating, and only numeric arrays are admitted, so a file cannot run code.
     """
     path = Path(path)
-    try:
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:  # no leaked handle on damage
-            for kx, kt in (("inputs", "labels"), ("x", "t")):
-                if kx in z.files and kt in z.files:
-                    x, t = z[kx], z[kt]
-                    break
-            else:
-                raise DataError(f"{path} holds {sorted(z.files)}, expected inputs/labels or x/t")
-    except DataError:
-        raise
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{path} is not a readable .npz file ({exc})") from exc
+    if not path.is_file():
+        raise DataError(f"{path} is not a readable .npz file (no such file)")
+    z = read_npz(path, what=".npz file", kinds="biuf")
+    for kx, kt in (("inputs", "labels"), ("x", "t")):
+        if kx in z and kt in z:
+            x, t = z[kx], z[kt]
+            break
+    else:
+        raise DataError(f"{path} holds {sorted(z)}, expected inputs/labels or x/t")
+    if x.ndim == 0 or t.ndim == 0:
+        raise DataError(f"{path}: inputs and labels must have at least one dimension, got shapes {x.shape} and {t.shape}")
     if x.shape[0] != t.shape[0]:
         raise DataError(f"{path}: {x.shape[0]} inputs but {t.shape[0]} labels")
     return x, t

@@ -46,7 +46,7 @@ mutations = st.lists(st.one_of(flip, truncate, splice, header, directory, resize
 def _mutate(data: bytes, steps) -> bytes:
     data = bytearray(data)
     for kind, a, b in steps:
-        a = min(a, max(len(data) - 1, 0))
+        a = a % len(data) if data else 0
         if kind == "flip" and data:
             data[a] ^= b
         elif kind == "truncate":
@@ -66,7 +66,7 @@ def _mutate(data: bytes, steps) -> bytes:
             else:
                 del data[a:a - b]
         elif kind == "copy":
-            b = min(b, len(data))
+            b = b % len(data) if data else 0
             data[a:a + 8] = data[b:b + 8]
     return bytes(data)
 
@@ -109,14 +109,16 @@ def _check(data: bytes) -> None:
 
 
 @hypothesis.settings(derandomize=True, max_examples=200, deadline=None, database=None)
-@hypothesis.given(st.sampled_from(sorted(ENTRIES)), st.lists(st.one_of(flip, splice, resize, copy), min_size=1, max_size=3))
+@hypothesis.given(st.sampled_from(sorted(ENTRIES)),
+                  st.lists(st.one_of(flip, splice, resize, copy), min_size=1, max_size=3))
 def test_random_damage_inside_an_entry_with_a_valid_crc(name, steps):
     """Damage the zip's CRC-32 cannot see: the .npy headers, the JSON header and the array bytes."""
     _check(_zip({**ENTRIES, name: _mutate(ENTRIES[name][:200], steps) + ENTRIES[name][200:]}))
 
 
 json_values = st.recursive(st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats() | st.text(max_size=8),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                           lambda inner: (st.lists(inner, max_size=3)
+                                          | st.dictionaries(st.text(max_size=6), inner, max_size=3)),
                            max_leaves=8)
 header_paths = st.sampled_from([(), ("version",), ("architecture",), ("architecture", "type"),
                                 ("architecture", "config"), ("architecture", "config", "layers"),

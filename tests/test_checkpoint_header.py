@@ -191,3 +191,13 @@ def test_metadata_that_is_not_json_is_refused_at_save(tmp_path):
         save(net, tmp_path / "m.npz", metadata={"f": object()})
     save(net, tmp_path / "m.npz", metadata={1: (2, 3), "nan": float("nan")})
     assert load_checkpoint(tmp_path / "m.npz")[1]["1"] == [2, 3]
+
+
+def test_optimizer_state_of_another_optimizer(tmp_path):
+    from trainlab.optim import SGD
+
+    net = Sequential(Linear(4, 3, rng=np.random.default_rng(0)))
+    path = save(net, tmp_path / "m.npz", optimizer=Adam(net.parameters()))
+    with pytest.raises(CheckpointError, match="optimizer state does not match SGD") as info:
+        load_checkpoint(path, net, optimizer=SGD(net.parameters(), momentum=0.9))
+    assert str(path) in str(info.value)

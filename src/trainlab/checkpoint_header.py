@@ -75,7 +75,8 @@ def parse_header(path: Path, raw: bytes) -> dict[str, Any]:
     try:
         meta = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise CheckpointError(f"{path}: checkpoint header is not valid JSON ({type(e).__name__}: {str(e)[:200]})") from None
+        raise CheckpointError(f"{path}: checkpoint header is not valid JSON "
+                              f"({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{path}: not a trainlab checkpoint (its header is {_kind(meta)}, not an object)")
     if meta.get("format") != FORMAT:

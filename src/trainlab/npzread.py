@@ -200,7 +200,8 @@ class NpzReader:
         while len(data) < n:
             chunk = fp.read(n - len(data))
             if not chunk:
-                raise CheckpointError(f"{self.path}: damaged or truncated checkpoint: entry {name!r} ends inside its .npy header")
+                raise CheckpointError(f"{self.path}: damaged or truncated checkpoint: "
+                                      f"entry {name!r} ends inside its .npy header")
             data += chunk
         return data
 

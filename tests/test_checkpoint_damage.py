@@ -111,6 +111,7 @@ def test_npy_file_named_npz(tmp_path):
 @pytest.mark.parametrize("content, match", [
     (b"", "is empty"),
     (b"hello, these are my notes\n", "is a text file"),
+    (b"PKG notes: a text that starts like a zip archive\n", "is a text file"),
     (gzip.compress(b"some data" * 10), "is a gzip file"),
     (pickle.dumps({"evil": 1}), "pickle, which trainlab never loads"),
     (np.random.default_rng(3).integers(0, 256, 500, dtype=np.uint8).tobytes(), "is not a zip archive"),
@@ -263,3 +264,13 @@ def test_flipped_data_byte_of_a_deflated_entry(tmp_path):
             data[start + info.compress_size // 2] ^= 0x55  # inside each entry's deflate stream
     path.write_bytes(bytes(data))
     _refused(path, "damaged")
+
+
+def test_not_enough_memory_for_an_array(tmp_path, monkeypatch):
+    path = _saved(tmp_path)
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(npzread.np, "empty", no_memory)
+    _refused(path, "not enough memory for array")

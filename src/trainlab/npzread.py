@@ -111,7 +111,7 @@ class NpzReader:
             self._fh.seek(0)
         except OSError as e:
             raise CheckpointError(f"{self.path}: cannot be read ({type(e).__name__}: {e})") from None
-        if not head.startswith(b"PK"):
+        if head[:4] not in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"):  # a local header or an empty archive
             raise CheckpointError(f"{self.path}: {describe(head)}")
         try:
             self._zip = zipfile.ZipFile(self._fh)
@@ -181,7 +181,11 @@ class NpzReader:
         if header_len + nbytes != info.file_size:
             raise CheckpointError(f"{self.path}: damaged checkpoint: array {name!r} declares shape {shape} of {dtype} "
                                   f"({nbytes} bytes) but its entry holds {info.file_size - header_len}")
-        out = np.empty(math.prod(shape), dtype=dtype)
+        try:
+            out = np.empty(math.prod(shape), dtype=dtype)
+        except MemoryError:
+            raise CheckpointError(f"{self.path}: not enough memory for array {name!r} "
+                                  f"({nbytes} bytes)") from None
         raw = memoryview(out.view(np.uint8))
         pos = 0
         while pos < nbytes:

@@ -4,11 +4,12 @@ The readers: :func:`trainlab.checkpoint.load`, :func:`trainlab.data.idx.read_idx
 :func:`~trainlab.data.idx.read_idx_stream`, :func:`trainlab.data.cache.read_cache` and
 :func:`trainlab.data.safe_pickle.safe_loads`. An input *escapes* when a reader raises
 anything that is not a :class:`trainlab.errors.TrainlabError` (a ``MemoryError`` included),
+raises a trainlab error caused by a ``MemoryError`` or with a message that is not valid text,
 or takes longer than ``--timeout`` seconds. The process runs under an address-space limit
 (``--memory-mb`` above what it uses at start), so an allocation that the few kilobytes of
 an input cannot justify shows up as a ``MemoryError``.
 
-Two ways to run it (see docs/reliability.md):
+Two ways to run it, and one to look at what it found (see docs/reliability.md):
 
     python fuzz/fuzz_readers.py --runs 100000 --seed 1     # random mutation, no atheris needed
     python fuzz/fuzz_readers.py --atheris fuzz/corpus -max_total_time=3600   # coverage-guided
@@ -150,7 +151,7 @@ def run_one(target: str, data: bytes, timeout: float) -> BaseException | None:
     try:
         reader(data)
     except TrainlabError as exc:
-        return _hidden_memory_error(exc)
+        return _hidden_memory_error(exc) or _unprintable(exc)
     except Slow:
         return Slow(f"ran longer than {timeout:g} s")
     except BaseException as exc:  # MemoryError, RecursionError, anything else
@@ -171,6 +172,27 @@ def _hidden_memory_error(exc: BaseException) -> BaseException | None:
         if isinstance(seen, MemoryError):
             return seen
         seen = seen.__cause__ or seen.__context__
+    return None
+
+
+class BadMessage(Exception):
+    """A trainlab error whose message is not valid text (it cannot be printed or searched)."""
+
+
+def _unprintable(exc: BaseException) -> BaseException | None:
+    """A BadMessage when ``str(exc)`` fails, holds lone surrogates, or code points past U+10FFFF.
+
+    NumPy makes the latter from the UTF-32 of a ``<U`` array without checking them; ``re``
+    and other string code then raise SystemError on the message.
+    """
+    try:
+        message = str(exc)
+        message.encode("utf-8")
+        if message and max(map(ord, message)) > 0x10FFFF:
+            raise ValueError("a code point past U+10FFFF")
+    except Exception as problem:
+        bad = BadMessage(f"{type(exc).__name__} with a message that is not valid text ({problem})")
+        return bad.with_traceback(exc.__traceback__)
     return None
 
 

@@ -8,6 +8,7 @@ import zipfile
 from io import BytesIO
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from trainlab.errors import DataError
@@ -52,8 +53,14 @@ def test_trainlab_errors_pass_and_everything_else_escapes(fuzz, monkeypatch):
         while time.perf_counter() < end:
             pass
 
+    try:  # NumPy makes a str with the code point U+110000 from these UTF-32 bytes without checking it
+        beyond = "bad text " + str(np.frombuffer(b"\x00\x00\x11\x00a\x00\x00\x00", "<U2")[0])
+    except (SystemError, ValueError):  # a NumPy that checks
+        beyond = "bad text \udc80"
     fakes = {"ours": raises(DataError("bad")), "value": raises(ValueError("bad")), "memory": raises(MemoryError()),
-             "hidden": hides_memory_error, "slow": spins, "fine": lambda data: None}
+             "hidden": hides_memory_error, "slow": spins, "fine": lambda data: None,
+             "surrogate": raises(DataError("bad name \udc80")),
+             "beyond": raises(DataError(beyond))}
     monkeypatch.setattr(fuzz, "TARGETS", {name: (reader, "pickle") for name, reader in fakes.items()})
     fuzz.signal.signal(fuzz.signal.SIGALRM, fuzz._on_alarm)
     outcome = {name: fuzz.run_one(name, b"", timeout=0.2) for name in fakes}
@@ -61,6 +68,7 @@ def test_trainlab_errors_pass_and_everything_else_escapes(fuzz, monkeypatch):
     assert isinstance(outcome["value"], ValueError) and isinstance(outcome["memory"], MemoryError)
     assert isinstance(outcome["hidden"], MemoryError)
     assert isinstance(outcome["slow"], fuzz.Slow) and "longer than 0.2 s" in str(outcome["slow"])
+    assert isinstance(outcome["surrogate"], fuzz.BadMessage) and isinstance(outcome["beyond"], fuzz.BadMessage)
 
 
 def test_mutations_follow_the_seed_and_keep_archives_readable(fuzz, seeds):

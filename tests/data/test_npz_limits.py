@@ -198,3 +198,11 @@ def test_load_npz_refuses_huge_and_zero_dimensional(tmp_path):
         load_npz(text)
     with pytest.raises(DataError, match="not a readable .npz"):
         load_npz(tmp_path / "missing.npz")
+
+
+@pytest.mark.parametrize("header", [b"{\n", b"{'descr': '<f4', 'fortran_order': False, 'shape': )3, 4), }\n"])
+def test_headers_numpy_cannot_tokenize_are_data_errors(tmp_path, header):
+    # Found by fuzzing: numpy's header parser raised tokenize.TokenError.
+    entry = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header
+    with pytest.raises(DataError, match="is damaged"):
+        read_npz(make_npz(tmp_path / "t.npz", {"a.npy": entry}))

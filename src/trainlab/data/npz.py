@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -120,5 +121,5 @@ def read_npz(path: str | os.PathLike, *, what: str = "file", kinds: str = PLAIN_
     except IsADirectoryError as exc:
         raise DataError(f"{what} {path} is a folder") from exc
     except (OSError, ValueError, TypeError, KeyError, EOFError, RuntimeError, NotImplementedError,
-            OverflowError, SyntaxError, struct.error, zipfile.BadZipFile, zlib.error) as exc:
+            OverflowError, SyntaxError, tokenize.TokenError, struct.error, zipfile.BadZipFile, zlib.error) as exc:
         raise DataError(f"{what} {path} is damaged ({type(exc).__name__}: {exc})") from exc

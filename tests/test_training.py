@@ -370,3 +370,7 @@ def test_evaluate_and_accuracy_check_their_arguments():
         evaluate(net, [[0.0, 1.0, 2.0, 3.0], [1.0]], [0, 1])
     with pytest.raises(DTypeError, match="accuracy: t must hold real numbers"):
         accuracy(net, x, ["a"] * 20)
+    with pytest.raises(ShapeError, match="evaluate: 20 samples but 19 labels"):
+        evaluate(net, x, t[:-1])
+    with pytest.raises(ShapeError, match="accuracy: 20 samples but 1 labels"):
+        accuracy(net, x, t[:1])  # would broadcast

@@ -173,9 +173,9 @@ def find_first_nonfinite(model: Layer, x, *, train: bool = True) -> str | None:
 
 def accuracy(model: Layer, x, t, batch_size: int = 1000) -> float:
     """Fraction of samples whose highest score is the label (class index or one-hot), in eval mode."""
-    from trainlab.data.batching import as_array, as_inputs
+    from trainlab.data.batching import as_pair
 
-    x, t = as_inputs(x, "accuracy: x", model_dtype(model)), as_array(t, "accuracy: t")
+    x, t = as_pair(x, t, "accuracy", model_dtype(model))
     batch_size = check_int("accuracy", "batch_size", batch_size, low=1)
     labels = t.argmax(axis=1) if t.ndim == 2 else t
     correct = 0
@@ -190,10 +190,10 @@ def evaluate(model: Layer, x, t, loss_fn: Loss | None = None, batch_size: int = 
 
     Accuracy is reported when the targets are class indices or one-hot rows.
     """
-    from trainlab.data.batching import as_array, as_inputs
+    from trainlab.data.batching import as_pair
 
     loss_fn = CrossEntropyLoss() if loss_fn is None else loss_fn
-    x, t = as_inputs(x, "evaluate: x", model_dtype(model)), as_array(t, "evaluate: t")
+    x, t = as_pair(x, t, "evaluate", model_dtype(model))
     batch_size = check_int("evaluate", "batch_size", batch_size, low=1)
     n = x.shape[0]
     if n == 0:

@@ -62,6 +62,14 @@ def as_inputs(value, what: str, dtype: Any) -> np.ndarray:
     return as_array(value, what)
 
 
+def as_pair(x, t, owner: str, dtype: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, t)`` to evaluate on: inputs as :func:`as_inputs` gives them, targets as :func:`as_array`, as many."""
+    x, t = as_inputs(x, f"{owner}: x", dtype), as_array(t, f"{owner}: t")
+    if len(x) != len(t):
+        raise ShapeError(f"{owner}: {len(x)} samples but {len(t)} labels")
+    return x, t
+
+
 def check_finite(x: np.ndarray, what: str) -> None:
     """Raise NonFiniteError when a floating array holds NaN or infinity, saying how many."""
     if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():

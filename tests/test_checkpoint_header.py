@@ -201,3 +201,16 @@ def test_optimizer_state_of_another_optimizer(tmp_path):
     with pytest.raises(CheckpointError, match="optimizer state does not match SGD") as info:
         load_checkpoint(path, net, optimizer=SGD(net.parameters(), momentum=0.9))
     assert str(path) in str(info.value)
+
+
+def test_message_is_valid_text_when_the_header_holds_lone_surrogates(tmp_path):
+    _, path = _saved(tmp_path)
+    _rewrite(path, _arch(lambda a: a.update(type="Linear", config={"in_features": "\ud800", "out_features": 2})))
+    error = _refused(path, "cannot rebuild architecture")
+    str(error).encode("utf-8")
+
+
+def test_lone_surrogates_in_metadata_round_trip(tmp_path):
+    net = Sequential(Linear(2, 2))
+    save(net, tmp_path / "m.npz", metadata={"name": "\ud800x"})
+    assert load_checkpoint(tmp_path / "m.npz")[1] == {"name": "\ud800x"}

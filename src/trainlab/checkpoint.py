@@ -159,7 +159,7 @@ def load_checkpoint(path: str | os.PathLike, model: Layer | None = None, *, opti
             model = layer_from_spec(spec)
         except Exception as e:
             raise CheckpointError(f"{path}: cannot rebuild architecture {spec['type'][:80]!r}: "
-                                  f"{type(e).__name__}: {str(e)[:300]}") from None
+                                  f"{type(e).__name__}: {_text(str(e)[:300])}") from None
     else:
         mine = layer_to_spec(model)
         if _comparable(mine) != _comparable(spec):
@@ -201,6 +201,11 @@ def _comparable(spec: Any) -> Any:
     if isinstance(spec, list):
         return [_comparable(v) for v in spec]
     return spec
+
+
+def _text(message: str) -> str:
+    """``message`` with lone surrogates (JSON can hold them) written as escapes, so it is valid text."""
+    return message.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _summary(spec: dict[str, Any]) -> str:

@@ -11,7 +11,8 @@ Fields (all required):
   starting with ``param:``, ``buffer:`` or ``optim:`` (the latter only with an optimizer);
 - ``metadata``: an object of the user's JSON values;
 - ``header_sha256`` (version 2): SHA-256 hex of the canonical JSON (sorted keys, no
-  spaces, UTF-8) of all the other fields, so an edited or damaged header is detected.
+  spaces, ASCII with ``\\u`` escapes) of all the other fields, so an edited or damaged
+  header is detected.
 
 Format versions: 1 was written by releases before the header checksum and has no
 ``header_sha256``; such files still load (their arrays are still checked against
@@ -43,7 +44,7 @@ _MAX_DEPTH = 100
 
 
 def _canonical(fields: dict[str, Any]) -> bytes:
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
 def checksum(fields: dict[str, Any]) -> str:

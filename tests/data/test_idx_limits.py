@@ -10,7 +10,7 @@ import pytest
 from trainlab.data.datasets import load_idx_folder
 from trainlab.data.idx import read_idx, write_idx
 from trainlab.data.limits import MAX_ARRAY_BYTES, MAX_NDIM
-from trainlab.data.sources import MAX_CLASSES
+from trainlab.data.limits import MAX_CLASSES
 from trainlab.errors import DataError, ShapeError
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from trainlab.errors import DataError
 
 #: Largest array (in bytes) any reader allocates: 2 GiB. The largest standard
@@ -24,6 +26,38 @@ MAX_NDIM = 8
 #: for headers.
 DEFLATE_MAX_RATIO = 1032
 _DEFLATE_SLACK = 1 << 16
+
+#: Largest label value accepted from a labels file (classes 0..MAX_CLASSES-1).
+MAX_CLASSES = 4096
+
+
+def check_labels(t: np.ndarray, name: str, n_classes: int | None = None) -> np.ndarray:
+    """Labels as integers, refusing non-integral values and values outside 0..n_classes-1.
+
+    Integer labels come back unchanged; float labels that hold whole numbers come
+    back as int64. ``n_classes`` defaults to :data:`MAX_CLASSES`.
+
+    Raises
+    ------
+    DataError
+        Naming ``name`` and the first offending value.
+    """
+    if t.ndim != 1:
+        raise DataError(f"{name}: labels must be 1-D, got shape {t.shape}")
+    if t.dtype.kind not in "iuf":
+        raise DataError(f"{name}: labels must be integers, got dtype {t.dtype}")
+    if t.dtype.kind == "f":
+        bad = ~np.isfinite(t) | (t != np.floor(t))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DataError(f"{name}: label {float(t[i])} at index {i} is not an integer; labels must be whole numbers")
+    high = MAX_CLASSES if n_classes is None else n_classes
+    if t.size:
+        lo, hi = t.min(), t.max()
+        if lo < 0 or hi >= high:
+            value = lo if lo < 0 else hi
+            raise DataError(f"{name}: label {value.item()} is outside 0..{high - 1}")
+    return t.astype(np.int64) if t.dtype.kind == "f" else t
 
 
 def declared_nbytes(name: str, shape: Any, itemsize: int, *, limit: int = MAX_ARRAY_BYTES) -> int:

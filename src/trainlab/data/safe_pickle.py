@@ -25,12 +25,10 @@ array, checked argument by argument:
 * ``_codecs.encode``, only as ``encode(text, "latin1")``: Python 3 writes
   bytes this way in protocols 0-2.
 
-Sizes are checked before anything is allocated: the stream is read up to
-:data:`MAX_PICKLE_BYTES`, every array against
-:data:`trainlab.data.limits.MAX_ARRAY_BYTES` and
-:data:`~trainlab.data.limits.MAX_NDIM`. Anything else, including out-of-band
-buffers, persistent ids, sets and every other global, is refused with
-:class:`DataError`.
+Sizes are checked before anything is allocated (the stream up to
+:data:`MAX_PICKLE_BYTES`, each array against :mod:`trainlab.data.limits`).
+Anything else, out-of-band buffers, persistent ids, sets and every other
+global included, is refused with :class:`DataError`.
 """
 
 from __future__ import annotations
@@ -112,9 +110,13 @@ class _Machine:
     def fail(self, what: str) -> DataError:
         return DataError(f"{self.source}: {what}")
 
-    def pop(self) -> Any:
+    def peek(self, op: str) -> Any:
         if not self.stack or (self.marks and len(self.stack) == self.marks[-1]):
-            raise self.fail("malformed pickle (stack underflow)")
+            raise self.fail(f"malformed pickle ({op} on an empty stack)")
+        return self.stack[-1]
+
+    def pop(self) -> Any:
+        self.peek("a pop")
         return self.stack.pop()
 
     def pop_mark(self) -> list[Any]:
@@ -126,9 +128,7 @@ class _Machine:
         return items
 
     def top(self, kind: type, op: str) -> Any:
-        if not self.stack or (self.marks and len(self.stack) == self.marks[-1]):
-            raise self.fail(f"malformed pickle ({op} on an empty stack)")
-        target = self.stack[-1]
+        target = self.peek(op)
         if type(target) is not kind:
             raise self.fail(f"{op} on a {type(target).__name__}; only on a {kind.__name__}")
         return target
@@ -145,11 +145,13 @@ class _Machine:
             except UnicodeEncodeError:
                 raise self.fail("array data is text beyond latin1, not bytes") from None
         if not isinstance(data, (bytes, bytearray)):
-            raise self.fail(f"array data is a {type(data).__name__}, not bytes; only plain numeric arrays are admitted")
+            raise self.fail(f"array data is a {type(data).__name__}, not bytes; "
+                            "only plain numeric arrays are admitted")
         shape = tuple(shape) if isinstance(shape, list) else shape
         n_bytes = declared_nbytes(self.source, shape, dtype.itemsize)
         if len(data) != n_bytes:
-            raise self.fail(f"array of shape {shape} and dtype {dtype} needs {n_bytes} bytes, the pickle holds {len(data)}")
+            raise self.fail(f"array of shape {shape} and dtype {dtype} needs {n_bytes} bytes, "
+                            f"the pickle holds {len(data)}")
         flat = np.frombuffer(data, dtype=dtype).copy()  # copy: writable, and not tied to the stream
         return flat.reshape(shape, order="F" if fortran else "C")
 
@@ -167,7 +169,8 @@ class _Machine:
             return _PendingDtype(np.dtype(code))
         if func is _RECONSTRUCT:
             if len(args) != 3 or args[0] is not _NDARRAY or args[1] != (0,) or args[2] not in (b"b", "b"):
-                raise self.fail(f"_reconstruct{args!r} refused; only _reconstruct(numpy.ndarray, (0,), b'b') is admitted")
+                raise self.fail(f"_reconstruct{args!r} refused; "
+                                "only _reconstruct(numpy.ndarray, (0,), b'b') is admitted")
             return _PendingArray()
         if func is _FROMBUFFER:
             if len(args) != 4 or args[3] not in ("C", "F"):
@@ -183,9 +186,7 @@ class _Machine:
         raise self.fail(f"{func} cannot be called")
 
     def build(self, state: Any) -> None:
-        if not self.stack or (self.marks and len(self.stack) == self.marks[-1]):
-            raise self.fail("malformed pickle (BUILD on an empty stack)")
-        target = self.stack[-1]
+        target = self.peek("BUILD")
         if isinstance(target, _PendingDtype):
             base = target.dtype
             order = ("|",) if base.itemsize == 1 else ("<", ">")
@@ -274,9 +275,7 @@ def _get(m: _Machine, key: Any) -> None:
 
 
 def _put(m: _Machine, key: Any) -> None:
-    if not m.stack or (m.marks and len(m.stack) == m.marks[-1]):
-        raise m.fail("malformed pickle (PUT on an empty stack)")
-    m.memo[key] = m.stack[-1]
+    m.memo[key] = m.peek("PUT")
 
 
 def _setitems(m: _Machine, pairs: list[Any]) -> None:
@@ -357,8 +356,7 @@ _SIMPLE: dict[str, Any] = {
     "STACK_GLOBAL": _stack_global,
     "REDUCE": lambda m, a: _push(m, m.call(*reversed([m.pop(), m.pop()]))),
     "BUILD": lambda m, a: m.build(m.pop()),
-    "PUT": _put, "BINPUT": _put, "LONG_BINPUT": _put,
-    "MEMOIZE": lambda m, a: _put(m, len(m.memo)),
+    "PUT": _put, "BINPUT": _put, "LONG_BINPUT": _put, "MEMOIZE": lambda m, a: _put(m, len(m.memo)),
     "GET": _get, "BINGET": _get, "LONG_BINGET": _get,
 }
 for _name in ("INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "FLOAT", "BINFLOAT",

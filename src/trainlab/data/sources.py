@@ -28,7 +28,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from trainlab.data.idx import read_idx, read_idx_stream
-from trainlab.data.limits import read_at_most
+from trainlab.data.limits import check_labels, read_at_most
 from trainlab.data.safe_pickle import safe_load
 from trainlab.errors import DataError
 
@@ -102,39 +102,6 @@ def find_idx_files(folder: str | os.PathLike, prefix: str | None = None) -> dict
         # Both "x" and "x.gz" may be present (a user gunzipped with -k): prefer raw.
         chosen[key] = min(paths, key=lambda p: (p.suffix == ".gz", p.name))
     return chosen
-
-
-#: Largest label value accepted from an IDX labels file (classes 0..MAX_CLASSES-1).
-MAX_CLASSES = 4096
-
-
-def check_labels(t: np.ndarray, name: str, n_classes: int | None = None) -> np.ndarray:
-    """Labels as integers, refusing non-integral values and values outside 0..n_classes-1.
-
-    Integer labels come back unchanged; float labels that hold whole numbers come
-    back as int64. ``n_classes`` defaults to :data:`MAX_CLASSES`.
-
-    Raises
-    ------
-    DataError
-        Naming ``name`` and the first offending value.
-    """
-    if t.ndim != 1:
-        raise DataError(f"{name}: labels must be 1-D, got shape {t.shape}")
-    if t.dtype.kind not in "iuf":
-        raise DataError(f"{name}: labels must be integers, got dtype {t.dtype}")
-    if t.dtype.kind == "f":
-        bad = ~np.isfinite(t) | (t != np.floor(t))
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise DataError(f"{name}: label {float(t[i])} at index {i} is not an integer; labels must be whole numbers")
-    high = MAX_CLASSES if n_classes is None else n_classes
-    if t.size:
-        lo, hi = t.min(), t.max()
-        if lo < 0 or hi >= high:
-            value = lo if lo < 0 else hi
-            raise DataError(f"{name}: label {value.item()} is outside 0..{high - 1}")
-    return t.astype(np.int64) if t.dtype.kind == "f" else t
 
 
 def read_idx_set(files: Mapping[str, str | os.PathLike], *, n_classes: int | None = None) -> dict[str, np.ndarray]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import (
     check_above_zero, check_dataset, check_fractions, curve_indices, load_subset, settings, smooth, split_seed,
 )
@@ -41,6 +41,14 @@ from trainlab.validation import check_int, check_positive, check_real
 
 NAME = "architectures"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "all-beat-chance": "book 8.1-8.2",
+    "best-accuracy": "book 8.1-8.2; Xiao et al., 2017 (the Fashion-MNIST benchmark)",
+    "gap-fewer-parameters": "book 8.2; He et al., 2016; Szegedy et al., 2015; Huang et al., 2017",
+    "gap-more-work": "book 8.2; He et al., 2016; Szegedy et al., 2015; Huang et al., 2017",
+})
 
 #: (label, CNN_MODELS name), in the order of the book and of the papers.
 MODELS = (("SimpleConvNet", "simple-convnet"), ("DeepConvNet", "deep-convnet"), ("ResNet", "resnet"),
@@ -132,29 +140,33 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     recipe = (f"Adam lr {config.lr:g}, batch {config.batch_size}, {config.epochs} epoch(s) on {metrics['n_train']} "
               f"{metrics['dataset']} images")
     return [
-        Claim(f"With one short recipe every architecture beats chance (0.1) by far: test accuracy >= "
-              f"{config.min_accuracy}",
-              runs[worst]["test_acc"] >= config.min_accuracy,
-              f"{recipe}; test accuracy on {metrics['n_test']} images: {accs}"),
-        Claim(f"The best model reaches >= {config.best_accuracy} test accuracy at this budget",
-              runs[best]["test_acc"] >= config.best_accuracy,
-              f"best: {best} {runs[best]['test_acc']:.4f} with {runs[best]['macs'] / 1e6:.2f}M multiply-adds "
-              f"per image; the published 0.92-0.95 take tens of epochs on 60,000 images"
-              + (" (at this budget the cheapest network leads: the deeper ones have had "
-                 f"{runs[best]['iterations']} steps and their training losses are still falling)"
-                 if best == "SimpleConvNet" else "")),
-        Claim("Global average pooling keeps ResNet, Inception and DenseNet smaller than the book's two networks, "
-              "whose flattened maps feed a dense layer",
-              all(params[g] < params[b] for g in GAP_NETS for b in BOOK_NETS),
-              "parameters: " + ", ".join(f"{k} {v:,}" for k, v in params.items())
-              + f"; largest global-pooling net {largest_gap} {params[largest_gap]:,}; the dense layers hold "
-              + ", ".join(f"{k} {runs[k]['dense_parameters'] / params[k]:.0%}" for k in runs)),
-        Claim(f"Fewer parameters do not mean less work: the global-pooling networks need >= {config.mac_ratio:g}x "
-              f"SimpleConvNet's multiply-adds per image and train more slowly",
-              min_ratio >= config.mac_ratio and slowest_ratio > 1,
-              "multiply-adds per image: " + ", ".join(f"{k} {r['macs'] / 1e6:.2f}M" for k, r in runs.items())
-              + f" (smallest ratio {min_ratio:.1f}x); training samples/s: "
-              + ", ".join(f"{k} {r['samples_per_second']:.0f}" for k, r in runs.items())),
+        CLAIMS.claim("all-beat-chance",
+                     f"With one short recipe every architecture beats chance (0.1) by far: test accuracy >= "
+                     f"{config.min_accuracy}",
+                     runs[worst]["test_acc"] >= config.min_accuracy,
+                     f"{recipe}; test accuracy on {metrics['n_test']} images: {accs}"),
+        CLAIMS.claim("best-accuracy",
+                     f"The best model reaches >= {config.best_accuracy} test accuracy at this budget",
+                     runs[best]["test_acc"] >= config.best_accuracy,
+                     f"best: {best} {runs[best]['test_acc']:.4f} with {runs[best]['macs'] / 1e6:.2f}M multiply-adds "
+                     f"per image; the published 0.92-0.95 take tens of epochs on 60,000 images"
+                     + (" (at this budget the cheapest network leads: the deeper ones have had "
+                        f"{runs[best]['iterations']} steps and their training losses are still falling)"
+                        if best == "SimpleConvNet" else "")),
+        CLAIMS.claim("gap-fewer-parameters",
+                     "Global average pooling keeps ResNet, Inception and DenseNet smaller than the book's two "
+                     "networks, whose flattened maps feed a dense layer",
+                     all(params[g] < params[b] for g in GAP_NETS for b in BOOK_NETS),
+                     "parameters: " + ", ".join(f"{k} {v:,}" for k, v in params.items())
+                     + f"; largest global-pooling net {largest_gap} {params[largest_gap]:,}; the dense layers hold "
+                     + ", ".join(f"{k} {runs[k]['dense_parameters'] / params[k]:.0%}" for k in runs)),
+        CLAIMS.claim("gap-more-work",
+                     f"Fewer parameters do not mean less work: the global-pooling networks need "
+                     f">= {config.mac_ratio:g}x SimpleConvNet's multiply-adds per image and train more slowly",
+                     min_ratio >= config.mac_ratio and slowest_ratio > 1,
+                     "multiply-adds per image: " + ", ".join(f"{k} {r['macs'] / 1e6:.2f}M" for k, r in runs.items())
+                     + f" (smallest ratio {min_ratio:.1f}x); training samples/s: "
+                     + ", ".join(f"{k} {r['samples_per_second']:.0f}" for k, r in runs.items())),
     ]
 
 
@@ -181,4 +193,5 @@ register(ExperimentSpec(
     # chance (every model) and 0.5 (the best).
     quick={"n_train": 600, "n_test": 200, "curve_points": 20, "smooth_window": 3,
            "min_accuracy": 0.2, "best_accuracy": 0.5},
+    claims=CLAIMS,
 ))

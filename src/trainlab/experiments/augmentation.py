@@ -20,7 +20,7 @@ import numpy as np
 
 from trainlab.data import build_pipeline
 from trainlab.errors import ConfigError
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import check_above_zero, check_dataset, check_sizes, load_subset, settings
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
@@ -30,6 +30,12 @@ from trainlab.validation import check_positive
 
 NAME = "augmentation"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "raises-test-accuracy": "seed 001 (S001-22); book 8.1.2",
+    "shrinks-gap": "seed 001 (S001-22); book 8.1.2",
+})
 
 
 @dataclass(frozen=True)
@@ -107,17 +113,21 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     gain = on["mean_test_acc"] - off["mean_test_acc"]
     reduction = off["mean_gap"] - on["mean_gap"]
     return [
-        Claim(f"Augmentation raises test accuracy (mean over the last {w} epochs) by at least {config.min_test_gain}",
-              gain >= config.min_test_gain,
-              f"test accuracy without {off['mean_test_acc']:.4f}, with {on['mean_test_acc']:.4f} ({gain:+.4f}); "
-              f"best epoch {off['best_test_acc']:.4f} -> {on['best_test_acc']:.4f}; "
-              f"{metrics['n_test']} test images"),
-        Claim(f"Augmentation shrinks the train-test gap (mean over the last {w} epochs) by at least "
-              f"{config.min_gap_reduction}",
-              reduction >= config.min_gap_reduction,
-              f"gap without {off['mean_gap']:.4f} (train {off['mean_train_acc']:.4f}), with {on['mean_gap']:.4f} "
-              f"(train {on['mean_train_acc']:.4f}, measured on the unmodified training images); "
-              f"change {-reduction:+.4f}"),
+        CLAIMS.claim("raises-test-accuracy",
+                     f"Augmentation raises test accuracy (mean over the last {w} epochs) by at least "
+                     f"{config.min_test_gain}",
+                     gain >= config.min_test_gain,
+                     f"test accuracy without {off['mean_test_acc']:.4f}, with {on['mean_test_acc']:.4f} ({gain:+.4f}); "
+                     f"best epoch {off['best_test_acc']:.4f} -> {on['best_test_acc']:.4f}; "
+                     f"{metrics['n_test']} test images"),
+        CLAIMS.claim("shrinks-gap",
+                     f"Augmentation shrinks the train-test gap (mean over the last {w} epochs) by at least "
+                     f"{config.min_gap_reduction}",
+                     reduction >= config.min_gap_reduction,
+                     f"gap without {off['mean_gap']:.4f} (train {off['mean_train_acc']:.4f}), "
+                     f"with {on['mean_gap']:.4f} (train {on['mean_train_acc']:.4f}, measured on the unmodified "
+                     "training images); "
+                     f"change {-reduction:+.4f}"),
     ]
 
 
@@ -139,4 +149,5 @@ register(ExperimentSpec(
             "zoom and shift of every batch: test accuracy and the train-test gap.",
     config_cls=Config, run=run, check=check, plot=plot_augmentation, book=book,
     quick={"n_test": 2000, "epochs": 30, "window": 5},
+    claims=CLAIMS,
 ))

@@ -6,6 +6,8 @@ tested alone:
 - ``run(config, seed) -> metrics``: computes numbers only (JSON values), no drawing;
 - ``check(metrics, config) -> [Claim]``: the claims the book's figure is meant
   to show, each decided from the measured numbers (PASS/FAIL with evidence);
+  every claim has a stable id and names its source, and the spec declares
+  them all up front in a :class:`ClaimTable` (``ExperimentSpec.claims``);
 - ``book(metrics, config) -> [BookValue]``: the book's published numbers next to ours;
 - ``plot(metrics, config, out_dir) -> [Path]``: figures drawn from the metrics
   alone, so they can be redrawn without rerunning: a function of
@@ -17,8 +19,10 @@ tested alone:
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -29,14 +33,63 @@ from trainlab.registry import Registry
 
 @dataclass(frozen=True)
 class Claim:
-    """One statement a figure is meant to show, and whether this run shows it."""
+    """One statement a figure is meant to show, and whether this run shows it.
+
+    ``id`` is stable across runs and unique among all experiments
+    (``"<experiment>/<key>"``); ``source`` says where the claim comes from:
+    the seed statements it decides, as ``seed 000 (S000-01, S000-04)`` with
+    the ids of :mod:`trainlab.experiments.ledger`, and/or the book section,
+    figure or paper it reproduces (``book 6.1.7, figure 6-8``).
+    """
 
     statement: str
     passed: bool
     evidence: str
+    id: str = field(kw_only=True)
+    source: str = field(kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"statement": self.statement, "passed": bool(self.passed), "evidence": self.evidence}
+        return {"id": self.id, "statement": self.statement, "passed": bool(self.passed), "evidence": self.evidence,
+                "source": self.source}
+
+
+_CLAIM_KEY = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+class ClaimTable(Mapping):
+    """The claims an experiment's ``check`` decides, declared up front: claim id -> source.
+
+    ``ClaimTable("optimizer-paths", {"sgd-zigzags": "seed 000 (S000-01); book 6.1.7"})``
+    holds the id ``"optimizer-paths/sgd-zigzags"``; ``check`` makes the claim with
+    :meth:`claim`, so a claim can carry no id or source the table lacks.
+    """
+
+    def __init__(self, experiment: str, sources: dict[str, str]):
+        self.experiment = experiment
+        self._sources: dict[str, str] = {}
+        for key, source in sources.items():
+            if not _CLAIM_KEY.fullmatch(key):
+                raise ValueError(f"experiment {experiment}: claim key {key!r} must be lower-case words joined by '-'")
+            if not source.strip():
+                raise ValueError(f"experiment {experiment}: claim {key!r} names no source")
+            self._sources[f"{experiment}/{key}"] = source
+
+    def __getitem__(self, claim_id: str) -> str:
+        return self._sources[claim_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources)
+
+    def __len__(self) -> int:
+        return len(self._sources)
+
+    def claim(self, key: str, statement: str, passed: bool, evidence: str) -> Claim:
+        """The claim ``key`` of this table, with its id and source."""
+        claim_id = f"{self.experiment}/{key}"
+        if claim_id not in self._sources:
+            raise KeyError(f"experiment {self.experiment} declares no claim {key!r}; declared: "
+                           f"{', '.join(self._sources)}")
+        return Claim(statement, passed, evidence, id=claim_id, source=self._sources[claim_id])
 
 
 @dataclass(frozen=True)
@@ -70,6 +123,8 @@ class ExperimentSpec:
     book: Callable[[dict[str, Any], Any], list[BookValue]] = lambda metrics, config: []
     quick: dict[str, Any] = field(default_factory=dict)
     artifacts: Callable[[dict[str, Any], Any, Path], list[Path]] | None = None
+    #: Every claim ``check`` returns, by id, with its source, in the order ``check`` returns them.
+    claims: Mapping[str, str] = field(default_factory=dict)
 
     def make_config(self, *, quick: bool = False, overrides: dict[str, Any] | None = None):
         """The resolved config: defaults, then the quick overrides, then the user's."""

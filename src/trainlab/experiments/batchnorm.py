@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainlab.errors import ConfigError, NonFiniteError
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import (
     check_above_zero, check_dataset, check_fractions, check_sizes, load_subset, settings, split_seed,
 )
@@ -35,6 +35,13 @@ from trainlab.validation import check_positive
 
 NAME = "batchnorm"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "higher-final-accuracy": "book 6.3.2, figure 6-18",
+    "learns-faster": "seed 000 (S000-19), seed 001 (S001-12), seed 004 (S004-12); book 6.3.2, figure 6-18",
+    "less-dependent-on-scale": "seed 000 (S000-20), seed 001 (S001-13), seed 004 (S004-13); book 6.3.2, figure 6-18",
+})
 
 #: Accuracy given to the epochs after a divergence (the scores are NaN; a guess among 10 classes).
 CHANCE = 0.1
@@ -129,7 +136,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     diverged = [f"{r['scale']:.3g}" for r in runs if r["plain"]["diverged_at"] is not None]
     lost = ", ".join(f"{r['scale']:.3g} ({_fmt_final(r['bn'])} vs {_fmt_final(r['plain'])})"
                      for r in runs if r not in final_wins)
-    claims = [Claim(
+    claims = [CLAIMS.claim(
+        "higher-final-accuracy",
         f"With BatchNorm the training accuracy after {config.epochs} epochs is higher at >= {need} of {n} "
         "weight scales",
         len(final_wins) >= need,
@@ -137,7 +145,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         + (f"; without BatchNorm the run diverged (NaN loss) at scales {', '.join(diverged)}" if diverged else ""))]
     lost = ", ".join(f"{r['scale']:.3g} ({r['bn']['mean_acc']:.3f} vs {r['plain']['mean_acc']:.3f})"
                      for r in runs if r not in mean_wins)
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "learns-faster",
         f"BatchNorm learns faster: its mean training accuracy over the {config.epochs} epochs (area under the "
         f"curve) is higher at >= {need} of {n} weight scales",
         len(mean_wins) >= need,
@@ -145,7 +154,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         f"(epochs after a divergence count as chance, {CHANCE})"))
     good_bn = [r["scale"] for r in runs if _final(r["bn"]) >= config.good_acc]
     good_plain = [r["scale"] for r in runs if _final(r["plain"]) >= config.good_acc]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "less-dependent-on-scale",
         f"BatchNorm depends less on the initial scale: it reaches {config.good_acc:.0%} training accuracy at "
         "more scales than the plain network",
         len(good_bn) > len(good_plain),
@@ -172,4 +182,5 @@ register(ExperimentSpec(
             "figure 6-18.",
     config_cls=Config, run=run, check=check, plot=plot_batchnorm, book=book,
     quick={"n_scales": 8, "epochs": 8},
+    claims=CLAIMS,
 ))

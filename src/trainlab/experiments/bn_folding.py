@@ -22,13 +22,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import check_above_zero, check_dataset, check_sizes, load_subset, settings
 from trainlab.plots.bn_folding import plot_bn_folding
 from trainlab.validation import check_positive
 
 NAME = "bn-folding"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "same-outputs": "seed 003 (S003-25); Jacob et al., 2018, sec. 3.2",
+    "same-predictions": "seed 003 (S003-25); Jacob et al., 2018, sec. 3.2",
+    "faster-inference": "seed 003 on batch normalisation at inference (one multiply and one add; "
+        "it gives no timing); Jacob et al., 2018, sec. 3.2",
+})
 
 #: log10 bin edges of the |score difference| histogram; exact zeros are counted apart.
 DIFF_BINS = tuple(float(e) for e in np.arange(-10.0, -2.0 + 0.25, 0.25))
@@ -158,7 +166,8 @@ def run(config: Config, seed: int = 0) -> dict:
 
 def check(metrics: dict, config: Config) -> list[Claim]:
     lay = metrics["layers"]
-    claims = [Claim(
+    claims = [CLAIMS.claim(
+        "same-outputs",
         f"Folding BatchNorm into the Linear layers keeps the eval-mode outputs: max |score difference| "
         f"<= {config.tolerance:g} x max(1, max |score|) ({metrics['dtype']})",
         # Relative to the scores' size: float32 rounding grows with the magnitude of what is rounded.
@@ -170,7 +179,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         f"{metrics['max_abs_error_original']:.1e} and the folded by {metrics['max_abs_error_folded']:.1e}; "
         f"BatchNorm layers {lay['original']['BatchNorm']} -> {lay['folded']['BatchNorm']}, parameters "
         f"{lay['original']['parameters']} -> {lay['folded']['parameters']}")]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "same-predictions",
         "The folded network predicts the same class for every test image (same test accuracy)",
         metrics["n_disagree"] == 0 and metrics["test_acc_original"] == metrics["test_acc_folded"],
         f"agreement {metrics['agreement']:.4%} ({metrics['n_disagree']} of {metrics['n_test']} differ); "
@@ -178,7 +188,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     timing = metrics["timing"]
     parts = [f"batch {bs}: {r['best_original'] * 1e3:.1f} ms -> {r['best_folded'] * 1e3:.1f} ms "
              f"(x{r['speedup']:.2f})" for bs, r in timing.items()]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "faster-inference",
         "Folded inference is faster: the same forward pass over the test set takes less time at every "
         "timed batch size",
         all(r["speedup"] > 1.0 for r in timing.values()),
@@ -205,4 +216,5 @@ register(ExperimentSpec(
             "differences, prediction agreement, test accuracy and inference time before and after.",
     config_cls=Config, run=run, check=check, plot=plot_bn_folding, book=book,
     quick={"n_train": 2000, "n_test": 2000, "epochs": 1, "timing_batch_sizes": (2000, 100), "repeats": 3},
+    claims=CLAIMS,
 ))

@@ -33,13 +33,20 @@ from pathlib import Path
 import numpy as np
 
 from trainlab.errors import ConfigError
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import check_above_zero, settings
 from trainlab.plots.clusters_2d import plot_clusters_2d
 from trainlab.validation import check_positive, check_real
 
 NAME = "clusters-2d"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "fits-like-nearest-centre": "seed 003, its shallow-network example (Keras, 1000 epochs), which states no result",
+    "saved-files-load-back": "seed 003, its shallow-network example, "
+        "which saves the data set and the parameters as .npz",
+})
 
 DATASET_FILE = "clusters-dataset.npz"
 MODEL_FILE = "clusters-model.npz"
@@ -216,7 +223,8 @@ def run(config: Config, seed: int = 0) -> dict:
 
 def check(metrics: dict, config: Config) -> list[Claim]:
     acc, nc = metrics["final_train_acc"], metrics["nearest_centre_acc"]
-    claims = [Claim(
+    claims = [CLAIMS.claim(
+        "fits-like-nearest-centre",
         f"The network fits the overlapping clusters as well as the nearest-centre (Bayes-like) rule: "
         f"training accuracy >= nearest-centre accuracy - {config.accuracy_slack:g}",
         acc >= nc - config.accuracy_slack,
@@ -225,7 +233,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         f"{metrics['agreement_with_nearest_centre']:.1%} of the points and on "
         f"{metrics['grid']['agreement_near_data']:.1%} of the grid within 3 sd of a centre")]
     s = metrics["saved"]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "saved-files-load-back",
         "The saved data set and model load back identically (arrays bit for bit, same predictions)",
         s["dataset_identical"] and s["params_identical"] and s["predictions_identical"]
         and s["max_abs_score_diff"] == 0.0,
@@ -252,4 +261,5 @@ register(ExperimentSpec(
             "on 1000 clustered points, compared with the nearest-centre rule; data set and model saved as .npz.",
     config_cls=Config, run=run, check=check, plot=plot_clusters_2d, book=book, artifacts=artifacts,
     quick={"epochs": 100, "grid_size": 60},
+    claims=CLAIMS,
 ))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import (
     check_above_zero, check_dataset, check_fractions, check_sizes, curve_indices, load_subset, settings, smooth,
     split_seed,
@@ -41,6 +41,13 @@ from trainlab.validation import check_choice, check_int, check_positive
 
 NAME = "cnn-mnist"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "cnn-accuracy": "book 7.5 (about 98.9% after 20 epochs)",
+    "cnn-beats-mlp": "seed 001 (S001-24); book 7.1",
+    "cnn-beats-longer-mlp": "seed 001 (S001-24)",
+})
 
 BOOK_ACCURACY = 0.989
 
@@ -147,20 +154,24 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     cnn, mlp, long = r["CNN"], r["MLP"], r["MLP long"]
     hidden = "-".join(str(h) for h in (784, *config.hidden, 10))
     return [
-        Claim(f"SimpleConvNet reaches >= {config.min_cnn_accuracy} test accuracy after {config.epochs} epoch(s)",
-              cnn["test_acc"] >= config.min_cnn_accuracy,
-              f"test accuracy {cnn['test_acc']:.4f} on {metrics['n_test']} images after {cnn['steps']} steps "
-              f"({cnn['train_seconds']:.1f} s, {cnn['samples_per_second']:.0f} samples/s)"),
-        Claim(f"At equal steps on the same batches the CNN beats the {hidden} MLP",
-              cnn["test_acc"] > mlp["test_acc"],
-              f"after {cnn['steps']} steps: CNN {cnn['test_acc']:.4f}, MLP {mlp['test_acc']:.4f} (errors "
-              f"{1 - cnn['test_acc']:.2%} vs {1 - mlp['test_acc']:.2%}); parameters: CNN {cnn['parameters']:,} "
-              f"(780 in the convolution), MLP {mlp['parameters']:,}"),
-        Claim(f"The CNN also beats the MLP trained {config.mlp_long_factor}x as many steps",
-              cnn["test_acc"] > long["test_acc"],
-              f"CNN {cnn['test_acc']:.4f} after {cnn['steps']} steps in {cnn['train_seconds']:.1f} s; MLP "
-              f"{long['test_acc']:.4f} after {long['steps']} steps in {long['train_seconds']:.1f} s "
-              f"(throughput: CNN {cnn['samples_per_second']:.0f}, MLP {long['samples_per_second']:.0f} samples/s)"),
+        CLAIMS.claim("cnn-accuracy",
+                     f"SimpleConvNet reaches >= {config.min_cnn_accuracy} test accuracy after {config.epochs} epoch(s)",
+                     cnn["test_acc"] >= config.min_cnn_accuracy,
+                     f"test accuracy {cnn['test_acc']:.4f} on {metrics['n_test']} images after {cnn['steps']} steps "
+                     f"({cnn['train_seconds']:.1f} s, {cnn['samples_per_second']:.0f} samples/s)"),
+        CLAIMS.claim("cnn-beats-mlp",
+                     f"At equal steps on the same batches the CNN beats the {hidden} MLP",
+                     cnn["test_acc"] > mlp["test_acc"],
+                     f"after {cnn['steps']} steps: CNN {cnn['test_acc']:.4f}, MLP {mlp['test_acc']:.4f} (errors "
+                     f"{1 - cnn['test_acc']:.2%} vs {1 - mlp['test_acc']:.2%}); parameters: CNN {cnn['parameters']:,} "
+                     f"(780 in the convolution), MLP {mlp['parameters']:,}"),
+        CLAIMS.claim("cnn-beats-longer-mlp",
+                     f"The CNN also beats the MLP trained {config.mlp_long_factor}x as many steps",
+                     cnn["test_acc"] > long["test_acc"],
+                     f"CNN {cnn['test_acc']:.4f} after {cnn['steps']} steps in {cnn['train_seconds']:.1f} s; MLP "
+                     f"{long['test_acc']:.4f} after {long['steps']} steps in {long['train_seconds']:.1f} s "
+                     f"(throughput: CNN {cnn['samples_per_second']:.0f}, "
+                     f"MLP {long['samples_per_second']:.0f} samples/s)"),
     ]
 
 
@@ -180,4 +191,5 @@ register(ExperimentSpec(
     config_cls=Config, run=run, check=check, plot=plot_cnn_mnist, book=book,
     quick={"n_train": 10000, "n_test": 2000, "epochs": 1, "mlp_long_factor": 3, "curve_points": 12,
            "min_cnn_accuracy": 0.9},
+    claims=CLAIMS,
 ))

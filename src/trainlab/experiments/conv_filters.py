@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainlab.errors import ConfigError
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import (
     check_above_zero, check_dataset, check_fractions, curve_indices, load_subset, settings, split_seed,
 )
@@ -40,6 +40,15 @@ from trainlab.validation import check_int, check_positive
 
 NAME = "conv-filters"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "blur-keeps-mean": "seed 003 (S003-16); book 7.2",
+    "sobel-follows-gradient": "seed 003 (S003-18); book 7.2 (convolution as cross-correlation)",
+    "sobel-finds-edges": "seed 003 (S003-18)",
+    "filters-become-structured": "book 7.6.1, figure 7-24",
+    "beats-chance": "book 7.5",
+})
 
 SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float64)  # right minus left: d/dx (width)
 
@@ -208,37 +217,45 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     c0, c1 = float(np.mean(t["corr_before"])), float(np.mean(t["corr_after"]))
     n = len(h["tv_in"])
     return [
-        Claim(f"The {config.blur_size}x{config.blur_size} Gaussian blur (weights sum to 1) keeps each digit's mean "
-              f"(within {config.mean_tolerance:.0%}) and lowers its total variation",
-              h["mean_rel_change"] <= config.mean_tolerance and fewer_tv,
-              f"largest relative change of the mean over {n} digits: {h['mean_rel_change']:.2e} (first digit "
-              f"{h['mean_in'][0]:.4f} -> {h['mean_out'][0]:.4f}); total variation {tv}"
-              + ("" if fewer_tv else " (not lower for every digit)")),
-        Claim(f"Sobel x and y through Conv2d follow NumPy's central differences along width and height "
-              f"(correlation >= {config.min_gradient_corr}), not across",
-              min(h["corr_sobel_x_dx"], h["corr_sobel_y_dy"]) >= config.min_gradient_corr,
-              f"corr(Sobel x, d/dx) {h['corr_sobel_x_dx']:.3f}, corr(Sobel y, d/dy) {h['corr_sobel_y_dy']:.3f}; "
-              f"across: corr(Sobel x, d/dy) {h['corr_sobel_x_dy']:.3f}, corr(Sobel y, d/dx) "
-              f"{h['corr_sobel_y_dx']:.3f} (a flipped kernel would give negative correlations)"),
-        Claim("The strongest Sobel-x responses lie on vertical strokes' edges, the strongest Sobel-y on "
-              "horizontal ones",
-              min(h["edge_fraction_x"], h["edge_fraction_y"]) >= config.min_edge_fraction
-              and h["edge_fraction_x"] > h["edge_base_x"] and h["edge_fraction_y"] > h["edge_base_y"],
-              f"of each digit's top 5% responses ({n} digits), {h['edge_fraction_x']:.0%} (Sobel x) and "
-              f"{h['edge_fraction_y']:.0%} (Sobel y) lie where np.gradient changes more along the kernel's axis than "
-              f"across it (threshold {config.min_edge_fraction:.0%}); of all edge pixels {h['edge_base_x']:.0%} "
-              f"and {h['edge_base_y']:.0%} do"),
-        Claim(f"Training turns the random first-layer filters into smooth, structured ones: the mean correlation of "
-              f"neighbouring weights rises from about 0 (|r| < {config.init_corr_max}) to >= {config.trained_corr_min}",
-              abs(c0) < config.init_corr_max and c1 >= config.trained_corr_min,
-              f"mean over 30 filters: {c0:+.3f} at initialisation (std {config.init_std}), {c1:+.3f} after "
-              f"{t['iterations']} Adam steps; filters above {config.trained_corr_min}: "
-              f"{sum(c >= config.trained_corr_min for c in t['corr_after'])} of 30 (before: "
-              f"{sum(c >= config.trained_corr_min for c in t['corr_before'])})"),
-        Claim(f"The briefly trained SimpleConvNet beats chance (0.1) by far: test accuracy >= {config.min_accuracy}",
-              t["test_acc"] >= config.min_accuracy,
-              f"test accuracy {t['test_acc']:.4f} on {metrics['n_test']} {metrics['dataset']} images after "
-              f"{config.epochs} epoch(s) on {metrics['n_train']} images ({t['seconds']:.1f} s)"),
+        CLAIMS.claim("blur-keeps-mean",
+                     f"The {config.blur_size}x{config.blur_size} Gaussian blur (weights sum to 1) keeps each "
+                     f"digit's mean (within {config.mean_tolerance:.0%}) and lowers its total variation",
+                     h["mean_rel_change"] <= config.mean_tolerance and fewer_tv,
+                     f"largest relative change of the mean over {n} digits: {h['mean_rel_change']:.2e} (first digit "
+                     f"{h['mean_in'][0]:.4f} -> {h['mean_out'][0]:.4f}); total variation {tv}"
+                     + ("" if fewer_tv else " (not lower for every digit)")),
+        CLAIMS.claim("sobel-follows-gradient",
+                     f"Sobel x and y through Conv2d follow NumPy's central differences along width and height "
+                     f"(correlation >= {config.min_gradient_corr}), not across",
+                     min(h["corr_sobel_x_dx"], h["corr_sobel_y_dy"]) >= config.min_gradient_corr,
+                     f"corr(Sobel x, d/dx) {h['corr_sobel_x_dx']:.3f}, corr(Sobel y, d/dy) {h['corr_sobel_y_dy']:.3f}; "
+                     f"across: corr(Sobel x, d/dy) {h['corr_sobel_x_dy']:.3f}, corr(Sobel y, d/dx) "
+                     f"{h['corr_sobel_y_dx']:.3f} (a flipped kernel would give negative correlations)"),
+        CLAIMS.claim("sobel-finds-edges",
+                     "The strongest Sobel-x responses lie on vertical strokes' edges, the strongest Sobel-y on "
+                     "horizontal ones",
+                     min(h["edge_fraction_x"], h["edge_fraction_y"]) >= config.min_edge_fraction
+                     and h["edge_fraction_x"] > h["edge_base_x"] and h["edge_fraction_y"] > h["edge_base_y"],
+                     f"of each digit's top 5% responses ({n} digits), {h['edge_fraction_x']:.0%} (Sobel x) and "
+                     f"{h['edge_fraction_y']:.0%} (Sobel y) lie where np.gradient changes more along the "
+                     f"kernel's axis than across it (threshold {config.min_edge_fraction:.0%}); of all edge pixels "
+                     f"{h['edge_base_x']:.0%} "
+                     f"and {h['edge_base_y']:.0%} do"),
+        CLAIMS.claim("filters-become-structured",
+                     f"Training turns the random first-layer filters into smooth, structured ones: the mean "
+                     f"correlation of neighbouring weights rises from about 0 (|r| < {config.init_corr_max}) to "
+                     f">= {config.trained_corr_min}",
+                     abs(c0) < config.init_corr_max and c1 >= config.trained_corr_min,
+                     f"mean over 30 filters: {c0:+.3f} at initialisation (std {config.init_std}), {c1:+.3f} after "
+                     f"{t['iterations']} Adam steps; filters above {config.trained_corr_min}: "
+                     f"{sum(c >= config.trained_corr_min for c in t['corr_after'])} of 30 (before: "
+                     f"{sum(c >= config.trained_corr_min for c in t['corr_before'])})"),
+        CLAIMS.claim("beats-chance",
+                     f"The briefly trained SimpleConvNet beats chance (0.1) by far: test accuracy "
+                     f">= {config.min_accuracy}",
+                     t["test_acc"] >= config.min_accuracy,
+                     f"test accuracy {t['test_acc']:.4f} on {metrics['n_test']} {metrics['dataset']} images after "
+                     f"{config.epochs} epoch(s) on {metrics['n_train']} images ({t['seconds']:.1f} s)"),
     ]
 
 
@@ -261,4 +278,5 @@ register(ExperimentSpec(
             "filters before and after a short training run (the book's fig. 7-24) and their feature maps.",
     config_cls=Config, run=run, check=check, plot=plot_conv_filters, book=book,
     quick={"n_train": 10000, "n_test": 500, "n_digits": 16},
+    claims=CLAIMS,
 ))

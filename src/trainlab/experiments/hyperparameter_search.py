@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 
 from trainlab.errors import ConfigError, NonFiniteError
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import check_dataset, check_fractions, settings
 from trainlab.plots.hyperparameter_search import plot_hyperparameter_search
 from trainlab.search.objective import BookObjective, ObjectiveConfig, load_split
@@ -44,6 +44,12 @@ BOOK_LR_BAND = (1e-3, 1e-2)
 
 NAME = "hyperparameter-search"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "best-lr-band": "seed 000 (S000-05), seed 003 (S003-01), seed 004 (S004-06); book 6.5.3, figure 6-24",
+    "narrowing-pays": "book 6.5.3 (narrow the range and search again)",
+})
 
 
 @dataclass(frozen=True)
@@ -248,7 +254,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     low, high = BOOK_LR_BAND
     narrow = top["log_lr_span"] <= 0.5 * top["log_lr_span_all"]
     in_band = top["fraction_in_book_band"] >= 0.8
-    claims = [Claim(
+    claims = [CLAIMS.claim(
+        "best-lr-band",
         f"The best {k} trials concentrate in a narrow learning-rate band, roughly {low:g} to {high:g} "
         f"(their log10(lr) spans at most half of what all trials span, and >= 80% of them lie in the band)",
         narrow and in_band,
@@ -260,7 +267,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         f"{metrics['spearman']['weight_decay']:.2f}")]
     s1, s2 = metrics["summary"]["round1"], metrics["summary"]["round2"]
     r2 = metrics["ranges"]["round2"]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "narrowing-pays",
         "Narrowing the ranges to the best trials' region pays: the second round's median validation "
         "accuracy beats the first round's",
         s2["median_val_acc"] > s1["median_val_acc"],
@@ -302,4 +310,5 @@ register(ExperimentSpec(
     config_cls=Config, run=run, check=check, plot=plot_hyperparameter_search, book=book,
     quick={"n_trials": 20, "epochs": 30, "hidden_layers": 2, "hidden_size": 50, "top_k": 5, "refine_top": 5,
            "n_refine_trials": 10},
+    claims=CLAIMS,
 ))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainlab.errors import ConfigError
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import check_above_zero, check_fractions, settings
 from trainlab.layers import ACTIVATIONS, Linear, Sequential
 from trainlab.plots.init_activations import plot_init_activations
@@ -28,6 +28,15 @@ from trainlab.validation import check_int, check_real
 
 NAME = "init-activations"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "sigmoid-std1-saturates": "seed 000 (S000-11); book 6.2.2, figure 6-10",
+    "sigmoid-std001-collapses": "seed 000 (S000-13); book 6.2.2, figure 6-11",
+    "xavier-keeps-spread": "seed 000 (S000-15), seed 001 (S001-09), seed 004 (S004-10); book 6.2.2, figure 6-13",
+    "he-keeps-spread-relu": "seed 000 (S000-17), seed 001 (S001-10), seed 004 (S004-11); book 6.2.3, figure 6-14",
+    "xavier-relu-shrinks": "seed 000 (S000-17), seed 001 (S001-10), seed 004 (S004-11); book 6.2.3, figure 6-14",
+})
 
 #: (label, Linear weight_init)
 INITS = (("std=1", 1.0), ("std=0.01", 0.01), ("Xavier", "xavier"), ("He", "he"))
@@ -160,7 +169,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     big = runs["sigmoid"]["std=1"]["layers"]
     lows = [layer["low_fraction"] for layer in big]
     highs = [layer["high_fraction"] for layer in big]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "sigmoid-std1-saturates",
         f"Sigmoid with std 1 piles the outputs at 0 and 1: in every layer more than half lie within "
         f"{config.edge} of an end, and each end holds at least 20%",
         all(lo + hi > 0.5 and lo >= 0.2 and hi >= 0.2 for lo, hi in zip(lows, highs)),
@@ -170,7 +180,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     small = runs["sigmoid"]["std=0.01"]
     floor = config.wide_fraction * metrics["reference_std"]["sigmoid"]
     mids = [layer["middle_fraction"] for layer in small["layers"]]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "sigmoid-std001-collapses",
         f"Sigmoid with std 0.01 collapses near 0.5: in every layer the std is below {config.wide_fraction:g} x "
         f"std(sigmoid(z)) and at least 99% of outputs lie within {config.edge} of 0.5",
         all(layer["std"] < floor for layer in small["layers"]) and min(mids) >= 0.99,
@@ -180,14 +191,17 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     oks, texts = zip(*(_wide_and_held(metrics, act, "Xavier", config) for act in ("sigmoid", "tanh")))
     rule = (f"every layer's std at least {config.wide_fraction:g} x std(f(z)) for z ~ N(0, 1), and from layer 2 "
             f"on shrinking by at most a factor {config.hold_ratio:g} per layer")
-    claims.append(Claim(f"Xavier keeps a wide spread in every layer with sigmoid and tanh ({rule})",
-                        all(oks), "; ".join(texts)))
+    claims.append(CLAIMS.claim("xavier-keeps-spread",
+                               f"Xavier keeps a wide spread in every layer with sigmoid and tanh ({rule})",
+                               all(oks), "; ".join(texts)))
 
     ok, text = _wide_and_held(metrics, "relu", "He", config)
-    claims.append(Claim(f"He keeps a wide spread in every layer with ReLU ({rule})", ok, text))
+    claims.append(CLAIMS.claim("he-keeps-spread-relu",
+                               f"He keeps a wide spread in every layer with ReLU ({rule})", ok, text))
 
     xr = runs["relu"]["Xavier"]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "xavier-relu-shrinks",
         f"With ReLU, Xavier's spread shrinks with depth (by more than a factor {config.hold_ratio:g} per layer; "
         "each layer halves the variance)",
         xr["std_ratio_per_layer"] < config.hold_ratio,
@@ -224,4 +238,5 @@ register(ExperimentSpec(
             "keep the spread, as in the book's figures 6-10 to 6-14.",
     config_cls=Config, run=run, check=check, plot=plot_init_activations, book=book,
     quick={},
+    claims=CLAIMS,
 ))

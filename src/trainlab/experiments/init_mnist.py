@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import (
     book_loss_rows, check_above_zero, check_fractions, check_training_run, curve_indices, load_subset, split_seed,
     summarise, train, training_run_metrics,
@@ -28,6 +28,13 @@ from trainlab.plots.init_mnist import plot_init_mnist
 
 NAME = "init-mnist"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "std001-does-not-learn": "seed 000 (S000-18), seed 001 (S001-06); book 6.2.4, figure 6-15",
+    "xavier-he-learn": "seed 000 (S000-18); book 6.2.4, figure 6-15",
+    "he-beats-xavier": "seed 001 (S001-10); book 6.2.4, figure 6-15",
+})
 
 #: (label, weight_init of MultiLayerNet)
 INITS = (("std=0.01", 0.01), ("Xavier", "xavier"), ("He", "he"))
@@ -82,20 +89,23 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     finals = ", ".join(f"{k} {r['final_loss']:.3f}" for k, r in runs.items())
     learned = LN10 * config.learned_fraction
     return [
-        Claim(f"With std 0.01 the network does not learn: its loss stays within {config.chance_margin} "
-              f"of ln 10 = {LN10:.3f}",
-              abs(small["final_loss"] - LN10) <= config.chance_margin,
-              f"std=0.01: first batch loss {small['initial_loss']:.3f}, final loss {small['final_loss']:.3f} "
-              f"(mean over the last 10% of {config.iterations} iterations), test accuracy "
-              f"{small['test_acc']:.4f}"),
-        Claim(f"Xavier and He learn: their final loss falls below {config.learned_fraction:g} x ln 10 = "
-              f"{learned:.3f}",
-              xavier["final_loss"] < learned and he["final_loss"] < learned,
-              f"final loss: {finals}; test accuracy: "
-              + ", ".join(f"{k} {r['test_acc']:.4f}" for k, r in runs.items())),
-        Claim("He, made for ReLU, ends with a lower loss than Xavier",
-              he["final_loss"] < xavier["final_loss"],
-              f"final loss: He {he['final_loss']:.3f}, Xavier {xavier['final_loss']:.3f}"),
+        CLAIMS.claim("std001-does-not-learn",
+                     f"With std 0.01 the network does not learn: its loss stays within {config.chance_margin} "
+                     f"of ln 10 = {LN10:.3f}",
+                     abs(small["final_loss"] - LN10) <= config.chance_margin,
+                     f"std=0.01: first batch loss {small['initial_loss']:.3f}, final loss {small['final_loss']:.3f} "
+                     f"(mean over the last 10% of {config.iterations} iterations), test accuracy "
+                     f"{small['test_acc']:.4f}"),
+        CLAIMS.claim("xavier-he-learn",
+                     f"Xavier and He learn: their final loss falls below {config.learned_fraction:g} x ln 10 = "
+                     f"{learned:.3f}",
+                     xavier["final_loss"] < learned and he["final_loss"] < learned,
+                     f"final loss: {finals}; test accuracy: "
+                     + ", ".join(f"{k} {r['test_acc']:.4f}" for k, r in runs.items())),
+        CLAIMS.claim("he-beats-xavier",
+                     "He, made for ReLU, ends with a lower loss than Xavier",
+                     he["final_loss"] < xavier["final_loss"],
+                     f"final loss: He {he['final_loss']:.3f}, Xavier {xavier['final_loss']:.3f}"),
     ]
 
 
@@ -110,4 +120,5 @@ register(ExperimentSpec(
             "chance loss ln 10 while Xavier and He learn, as in the book's figure 6-15.",
     config_cls=Config, run=run, check=check, plot=plot_init_mnist, book=book,
     quick={"n_train": 10000, "n_test": 2000, "iterations": 600},
+    claims=CLAIMS,
 ))

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from trainlab.errors import ConfigError
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import (
     BOOK_FOUR, BOOK_ITERATION, book_loss_rows, book_optimizers, check_training_run, curve_indices, load_subset,
     split_seed, summarise, train, training_run_metrics,
@@ -36,6 +36,12 @@ from trainlab.plots.optimizer_mnist import plot_optimizer_mnist
 
 NAME = "optimizer-mnist"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "sgd-highest-loss": "seed 000 (S000-08, S000-10), seed 002 (S002-16); book 6.1.8, figure 6-9",
+    "others-higher-accuracy": "seed 000 (S000-10), seed 002 (S002-16); book 6.1.8",
+})
 
 #: (label, registry name, hyperparameters); see the module docstring for the choices.
 OPTIMIZERS = (
@@ -109,7 +115,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     four = {k: runs[k] for k in BOOK_FOUR}
     rank = _ranking(runs)
     places = ", ".join(f"{k} {rank.index(k) + 1}" for k in BOOK_FOUR)
-    claims = [Claim(
+    claims = [CLAIMS.claim(
+        "sgd-highest-loss",
         "SGD ends with the highest loss among the book's four optimizers (SGD, Momentum, AdaGrad, Adam)",
         all(four["SGD"]["final_loss"] > four[k]["final_loss"] for k in BOOK_FOUR[1:]),
         "final loss (mean batch loss over the last 10% of iterations): "
@@ -117,7 +124,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         + f"; place among all {len(runs)} optimizers (1 = lowest loss): {places}; "
         + "order: " + " < ".join(rank))]
     sgd_acc = four["SGD"]["test_acc"]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "others-higher-accuracy",
         "Momentum, AdaGrad and Adam also reach a higher test accuracy than SGD",
         all(four[k]["test_acc"] > sgd_acc for k in BOOK_FOUR[1:]),
         f"test accuracy on {metrics['n_test']} images after {config.iterations} iterations: "
@@ -141,4 +149,5 @@ register(ExperimentSpec(
             "weights on the same batches; SGD learns slowest, as in the book's figure 6-9.",
     config_cls=Config, run=run, check=check, plot=plot_optimizer_mnist, book=book,
     quick={"n_train": 10000, "n_test": 2000, "iterations": 150},
+    claims=CLAIMS,
 ))

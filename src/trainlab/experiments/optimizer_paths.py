@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import BOOK_FOUR, book_optimizers, settings, sign_changes
 from trainlab.functions2d import double_well, double_well_grad, saddle_grad, valley, valley_grad
 from trainlab.layers.base import Parameter
@@ -31,6 +31,17 @@ from trainlab.validation import check_int
 
 NAME = "optimizer-paths"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "sgd-zigzags": "seed 000 (S000-01, S000-04), seed 001 (S001-01), seed 002 (S002-01, S002-03, S002-04, S002-11), "
+        "seed 004 (S004-05); book 6.1.7, figures 6-3 and 6-8",
+    "others-more-direct": "seed 000 (S000-01, S000-02), seed 001 (S001-01, S001-02), seed 002 (S002-01), "
+        "seed 004 (S004-05); book 6.1.7, figure 6-8",
+    "others-end-closer": "book 6.1.7, figure 6-8",
+    "momentum-escapes-saddle": "seed 003 (S003-05)",
+    "momentum-passes-local-minimum": "seed 003 (S003-03, S003-06)",
+})
 
 #: (label, registry name, hyperparameters). The book's four use its learning rates
 #: (SGD 0.95, Momentum 0.1, AdaGrad 1.5, Adam 0.3); the rest are chosen to show a typical path.
@@ -108,19 +119,22 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     others = {k: r for k, r in v.items() if k != "SGD"}
     most_other = max(r["y_sign_changes"] for r in others.values())
     counts = ", ".join(f"{k} {r['y_sign_changes']}" for k, r in others.items())
-    claims = [Claim(
+    claims = [CLAIMS.claim(
+        "sgd-zigzags",
         "SGD zig-zags across the valley: its y-steps change sign more often than any other optimizer's",
         sgd["y_sign_changes"] > most_other,
         f"SGD {sgd['y_sign_changes']} sign changes in {config.steps} steps; the most among the others: "
         f"{most_other} ({counts})")]
     efficient = [k for k in BOOK_FOUR[1:] if v[k]["efficiency"] > sgd["efficiency"]]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "others-more-direct",
         "Momentum, AdaGrad and Adam take more direct paths than SGD "
         "(net progress / distance travelled is higher)",
         len(efficient) == 3,
         "efficiency: " + ", ".join(f"{k} {v[k]['efficiency']:.2f}" for k in BOOK_FOUR)))
     closer = [k for k in BOOK_FOUR[1:] if v[k]["final_distance"] < sgd["final_distance"]]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "others-end-closer",
         f"Momentum, AdaGrad and Adam end closer to the minimum than SGD after {config.steps} steps",
         len(closer) == 3,
         "distance to (0, 0): " + ", ".join(f"{k} {v[k]['final_distance']:.3f}" for k in BOOK_FOUR)
@@ -130,13 +144,15 @@ def check(metrics: dict, config: Config) -> list[Claim]:
            "decays by 0.9 per step, while momentum is still swinging through the minimum)")))
     s = metrics["saddle"]
     gd_esc, mom_esc = s["gradient descent"]["escape_step"], s["momentum"]["escape_step"]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "momentum-escapes-saddle",
         "Near a saddle point plain gradient descent lingers; momentum escapes sooner",
         mom_esc is not None and (gd_esc is None or mom_esc < gd_esc),
         f"steps until |y| > {config.escape_threshold}: gradient descent "
         f"{gd_esc if gd_esc is not None else f'never (in {config.saddle_steps})'}, momentum {mom_esc}"))
     d = metrics["double_well"]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "momentum-passes-local-minimum",
         "Plain gradient descent stops in the local minimum; momentum carries past it to the global one",
         d["gradient descent"]["final_x"] > 0 > d["momentum"]["final_x"],
         f"final x: gradient descent {d['gradient descent']['final_x']:.3f} (f = "
@@ -159,4 +175,5 @@ register(ExperimentSpec(
             "point and a double well where momentum's speed matters.",
     config_cls=Config, run=run, check=check, plot=plot_optimizer_paths, book=book,
     quick={"steps": 30, "saddle_steps": 60, "local_steps": 60},
+    claims=CLAIMS,
 ))

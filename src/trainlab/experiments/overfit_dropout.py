@@ -24,11 +24,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from trainlab.errors import ConfigError
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.overfitting import OverfitConfig, check_overfit, run_overfit
 from trainlab.plots.overfitting import plot_overfit
 
 NAME = "overfit-dropout"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "overfits-without": "seed 001 (S001-17); book 6.4.3, figure 6-23",
+    "shrinks-gap": "seed 001 (S001-20); book 6.4.3, figure 6-23",
+    "no-longer-fits-all": "book 6.4.3, figure 6-23",
+})
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     if other is not None:
         note += (f"; in the {_form(not config.inverted)} the gap is {other['mean_gap']:.3f} "
                  f"(train {other['mean_train_acc']:.3f}, test {other['mean_test_acc']:.3f})")
-    return check_overfit(metrics, config, "dropout", note)
+    return check_overfit(metrics, config, "dropout", CLAIMS, note)
 
 
 def book(metrics: dict, config: Config) -> list[BookValue]:
@@ -103,4 +110,5 @@ register(ExperimentSpec(
             "accuracy every epoch, and the gap between them.",
     config_cls=Config, run=run, check=check, plot=plot_overfit, book=book,
     quick={"n_test": 1000, "epochs": 100, "compare_forms": False},
+    claims=CLAIMS,
 ))

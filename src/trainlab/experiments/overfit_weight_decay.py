@@ -26,11 +26,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from trainlab.errors import ConfigError
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.overfitting import OverfitConfig, check_overfit, run_overfit
 from trainlab.plots.overfitting import plot_overfit
 
 NAME = "overfit-weight-decay"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "overfits-without": "seed 001 (S001-17); book 6.4.1, figure 6-20",
+    "shrinks-gap": "seed 001 (S001-19); book 6.4.2, figure 6-21",
+    "no-longer-fits-all": "book 6.4.2, figure 6-21",
+})
 
 
 @dataclass(frozen=True)
@@ -53,7 +60,7 @@ def run(config: Config, seed: int = 0) -> dict:
 
 
 def check(metrics: dict, config: Config) -> list[Claim]:
-    return check_overfit(metrics, config, "weight decay")
+    return check_overfit(metrics, config, "weight decay", CLAIMS)
 
 
 def book(metrics: dict, config: Config) -> list[BookValue]:
@@ -80,4 +87,5 @@ register(ExperimentSpec(
             "(lambda 0.1): train and test accuracy every epoch, and the gap between them.",
     config_cls=Config, run=run, check=check, plot=plot_overfit, book=book,
     quick={"n_test": 1000, "epochs": 100},
+    claims=CLAIMS,
 ))

@@ -19,7 +19,7 @@ from typing import ClassVar
 import numpy as np
 
 from trainlab.errors import ConfigError
-from trainlab.experiments.base import Claim
+from trainlab.experiments.base import Claim, ClaimTable
 from trainlab.experiments.common import check_above_zero, check_dataset, check_fractions, load_subset, settings
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
@@ -116,14 +116,18 @@ def run_overfit(config: OverfitConfig, seed: int, variants: dict[str, dict]) -> 
             "epochs": list(range(1, config.epochs + 1)), "runs": runs}
 
 
-def check_overfit(metrics: dict, config: OverfitConfig, name: str, note: str = "") -> list[Claim]:
+def check_overfit(metrics: dict, config: OverfitConfig, name: str, claims: ClaimTable,
+                  note: str = "") -> list[Claim]:
     """The three claims of sec. 6.4 for technique ``name``, decided on the paired runs.
 
-    ``note`` is appended to the evidence of the gap claim.
+    ``claims`` is the experiment's table, with the keys ``overfits-without``,
+    ``shrinks-gap`` and ``no-longer-fits-all``; ``note`` is appended to the
+    evidence of the gap claim.
     """
     off, on = metrics["runs"]["without"], metrics["runs"]["with"]
     w = config.gap_window
-    claims = [Claim(
+    found = [claims.claim(
+        "overfits-without",
         f"Without {name} the net overfits the {metrics['n_train']} training images: train accuracy "
         f">= {config.overfit_train_acc} while test accuracy lags by more than {config.overfit_gap}",
         off["mean_train_acc"] >= config.overfit_train_acc and off["mean_gap"] > config.overfit_gap,
@@ -139,7 +143,8 @@ def check_overfit(metrics: dict, config: OverfitConfig, name: str, note: str = "
         why = "test accuracy rises as well"
     else:
         why = "the gap closes because train accuracy falls further than test accuracy, not because test accuracy rises"
-    claims.append(Claim(
+    found.append(claims.claim(
+        "shrinks-gap",
         f"{name.capitalize()} shrinks the train-test gap (mean over the last {w} epochs) by at least "
         f"{config.min_gap_reduction}",
         reduction >= config.min_gap_reduction,
@@ -147,10 +152,11 @@ def check_overfit(metrics: dict, config: OverfitConfig, name: str, note: str = "
         f"final epoch {off['final_gap']:.3f} -> {on['final_gap']:.3f}); train accuracy "
         f"{off['mean_train_acc']:.3f} -> {on['mean_train_acc']:.3f} ({train_change:+.3f}), test accuracy "
         f"{off['mean_test_acc']:.3f} -> {on['mean_test_acc']:.3f} ({test_change:+.3f}): {why}" + note))
-    claims.append(Claim(
+    found.append(claims.claim(
+        "no-longer-fits-all",
         f"With {name} the net no longer fits every training image (train accuracy stays below the "
         f"unregularised net's and below 1.0)",
         on["mean_train_acc"] < min(off["mean_train_acc"], 1.0),
         f"mean train accuracy over the last {w} epochs: without {off['mean_train_acc']:.3f}, "
         f"with {on['mean_train_acc']:.3f}"))
-    return claims
+    return found

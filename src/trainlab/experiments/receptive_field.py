@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainlab.errors import ConfigError
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.layers.activations import ReLU
 from trainlab.layers.base import Layer, Sequential
 from trainlab.layers.conv import Conv2d
@@ -45,6 +45,14 @@ from trainlab.validation import check_int
 
 NAME = "receptive-field"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "footprint-matches-recursion": "seed 003 (S003-21); book 7.2-7.3",
+    "stacked-3x3-fewer-weights": "Simonyan & Zisserman, 2015, sec. 2.3; book 8.1 (DeepConvNet); "
+        "the VGG network of seed 001",
+    "pooling-widens-field": "seed 003 (S003-21); book 8.1",
+})
 
 #: Stacks drawn on the 28x28 picture: (stack, index of its spatial layer).
 PICTURES = (("two 3x3", 1), ("three 3x3", 2), ("SimpleConvNet", 1), ("DeepConvNet", 2),
@@ -237,7 +245,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     rows = [(name, r) for name, rs in stacks.items() for r in rs]
     bad = [(name, r) for name, r in rows if not matches(r)]
     finals = "; ".join(f"{n}: r = {rs[-1]['r']}, j = {rs[-1]['j']}" for n, rs in stacks.items())
-    claims = [Claim(
+    claims = [CLAIMS.claim(
+        "footprint-matches-recursion",
         "The back-propagated footprint equals the analytic field r = r_in + (k-1) j_in (size and position) "
         "for every convolution and pooling layer",
         not bad and bool(rows),
@@ -247,7 +256,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
             f"{r['empirical']['height']}x{r['empirical']['width']} at {r['empirical']['row']})" for n, r in bad)))]
     w = metrics["weights"]
     two, five, three, seven = w["two 3x3"], w["one 5x5"], w["three 3x3"], w["one 7x7"]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "stacked-3x3-fewer-weights",
         "Two stacked 3x3 convolutions see a 5x5 field with 18C\u00b2 weights instead of 25C\u00b2; "
         "three see 7x7 with 27C\u00b2 instead of 49C\u00b2",
         two["field"] == five["field"] == 5 and three["field"] == seven["field"] == 7
@@ -259,7 +269,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     simple = pics[("SimpleConvNet", 2)]
     deep = max((p for p in metrics["pictures"] if p["stack"] == "DeepConvNet"), key=lambda p: p["position"])
     P = metrics["picture_size"]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "pooling-widens-field",
         "Pooling doubles the jump, so DeepConvNet's last pooled units see the whole image, "
         "while SimpleConvNet's pooled units see a small patch",
         deep["covered"] == P * P and simple["covered"] < P * P / 4,
@@ -289,4 +300,5 @@ register(ExperimentSpec(
             "computed analytically and measured by back-propagating one output unit through trainlab's layers.",
     config_cls=Config, run=run, check=check, plot=plot_receptive_field, book=book,
     quick={},
+    claims=CLAIMS,
 ))

@@ -1,4 +1,8 @@
-"""One self-contained HTML page for a reproduce run: figures embedded, numbers, verdicts."""
+"""One self-contained HTML page for a reproduce run: figures embedded, numbers, verdicts.
+
+After the table of experiments comes the ledger of the seeds' statements
+(:func:`trainlab.experiments.ledger.render_html`), each verdict from this run.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from trainlab import __version__
+from trainlab.experiments import ledger
 from trainlab.fileio import atomic_write_text
 
 _CSS = """
@@ -53,7 +58,8 @@ def _section(result, out_dir: Path) -> str:
     for figure in result.figures:
         parts.append(_figure(folder, figure))
     if result.claims:
-        rows = "".join(f"<tr><td>{html.escape(c.statement)}</td><td>{_verdict(c.passed)}</td>"
+        rows = "".join(f'<tr><td>{html.escape(c.statement)}<br><span class="meta"><code>{html.escape(c.id)}</code>'
+                       f"; source: {html.escape(c.source)}</span></td><td>{_verdict(c.passed)}</td>"
                        f"<td>{html.escape(c.evidence)}</td></tr>" for c in result.claims)
         parts.append(f"<table><tr><th>claim</th><th>verdict</th><th>measured evidence</th></tr>{rows}</table>")
     if result.book:
@@ -88,6 +94,7 @@ def render_report(results: Sequence, out_dir: Path, *, quick: bool, seed: int) -
 <p class="meta">trainlab {__version__}, {mode}, seed {seed}, generated {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}.
 {passed} of {total} experiments show every claim they test.</p>
 <table><tr><th>experiment</th><th>what it shows</th><th>verdict</th><th>claims</th><th>time</th></tr>{rows}</table>
+{ledger.render_html(results)}
 {body}
 </body></html>
 """

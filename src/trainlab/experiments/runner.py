@@ -73,6 +73,7 @@ def run_experiment(name: str, out_dir: str | os.PathLike, *, quick: bool = False
     try:
         result.metrics = spec.run(config, seed=seed)
         result.claims = list(spec.check(result.metrics, config))
+        _check_declared(spec, result.claims)
         result.book = list(spec.book(result.metrics, config))
         if spec.artifacts is not None:
             paths = spec.artifacts(result.metrics, config, folder)
@@ -94,6 +95,14 @@ def run_experiment(name: str, out_dir: str | os.PathLike, *, quick: bool = False
         if result.error:
             log("  " + result.error.splitlines()[0])
     return result
+
+
+def _check_declared(spec, claims: list[Claim]) -> None:
+    """Raise unless ``claims`` are exactly the claims the spec declares, in its order."""
+    found, declared = [c.id for c in claims], list(spec.claims)
+    if found != declared:
+        raise RuntimeError(f"experiment {spec.name}: check returned the claims {found}, but the spec declares "
+                           f"{declared}")
 
 
 def reproduce(names: Iterable[str] | None, out_dir: str | os.PathLike, *, quick: bool = False, seed: int = 0,
@@ -122,3 +131,31 @@ def _json_default(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def load_results(out_dir: str | os.PathLike) -> list[ExperimentResult]:
+    """The results of a finished run from its ``<name>/metrics.json`` files, claims re-decided.
+
+    Each experiment's ``check`` (and ``book``) decides again from the saved
+    metrics and configuration, so the claims carry the ids and sources of
+    this version even where the run was written by an earlier one. In the
+    order of the book; folders of unknown experiments are left out.
+    """
+    out = Path(out_dir)
+    results = []
+    for name in EXPERIMENTS.names_in_order():
+        path = out / name / "metrics.json"
+        if not path.exists():
+            continue
+        saved = json.loads(path.read_text())
+        spec = EXPERIMENTS.get(name)
+        result = ExperimentResult(
+            spec.name, spec.title, spec.summary, saved["config"], saved["seed"], saved["quick"],
+            metrics=saved["metrics"], figures=saved.get("figures", []), artifacts=saved.get("artifacts", []),
+            seconds=saved.get("seconds", 0.0), error=saved.get("error"), missing_data=saved.get("missing_data", False))
+        if result.error is None:
+            config = spec.make_config(overrides=saved["config"])
+            result.claims = list(spec.check(result.metrics, config))
+            result.book = list(spec.book(result.metrics, config))
+        results.append(result)
+    return results

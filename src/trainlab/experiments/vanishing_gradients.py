@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from trainlab.errors import ConfigError
-from trainlab.experiments.base import BookValue, Claim, ExperimentSpec, register
+from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import check_dataset, check_fractions, load_subset, settings
 from trainlab.layers.linear import Linear
 from trainlab.models.mlp import MultiLayerNet
@@ -43,6 +43,15 @@ from trainlab.validation import check_positive, check_real
 
 NAME = "vanishing-gradients"
 OWNER = f"experiment {NAME}"
+
+#: The claims ``check`` decides: key -> source (seed statements of the ledger, book sections, papers).
+CLAIMS = ClaimTable(NAME, {
+    "sigmoid-vanishes": "seed 003 (S003-14), seed 004 (S004-01); book 6.2.2",
+    "relu-he-holds": "seed 003 (S003-14); book 6.2.3",
+    "bn-even": "seed 003 (S003-24); book 6.3",
+    "bn-evens-uneven": "seed 003 (S003-24); book 6.3",
+    "bn-scale-independent": "seed 000 (S000-20), seed 001 (S001-13), seed 004 (S004-13); book 6.3",
+})
 
 #: (label, activation, weight init, BatchNorm). The first of each activation is the book's pairing.
 NETS = (
@@ -120,19 +129,22 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     nets = metrics["nets"]
     sig, relu = nets[SIGMOID], nets[RELU]
     d = config.depth
-    claims = [Claim(
+    claims = [CLAIMS.claim(
+        "sigmoid-vanishes",
         f"Sigmoid with Xavier weights: gradients shrink towards the input (layer 1's weight-gradient RMS "
         f"< {config.vanish_ratio} x layer {d}'s)",
         sig["first_to_last_hidden"] < config.vanish_ratio,
         f"layer 1 / layer {d}: {sig['first_to_last_hidden']:.2g} (RMS {sig['rms'][0]:.2g} and "
         f"{sig['rms'][d - 1]:.2g}); sigmoid' <= 0.25 predicts about 0.25^{d - 1} = {0.25 ** (d - 1):.1g}")]
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "relu-he-holds",
         f"ReLU with He weights shrinks much less: layer 1 / layer {d} stays above {config.vanish_ratio}",
         relu["first_to_last_hidden"] >= config.vanish_ratio,
         f"ReLU + He {relu['first_to_last_hidden']:.2g} (largest / smallest hidden layer {relu['spread']:.2g}) "
         f"against sigmoid + Xavier {sig['first_to_last_hidden']:.2g}"))
     with_bn = {k: r for k, r in nets.items() if r["batchnorm"]}
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "bn-even",
         f"With BatchNorm every net's gradients are even across the hidden layers (largest / smallest "
         f"RMS <= {config.even_spread}), whatever the activation and initial scale",
         all(r["spread"] <= config.even_spread for r in with_bn.values()),
@@ -145,7 +157,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         return (f"{a} {nets[a]['spread']:.3g} -> {nets[b]['spread']:.3g} "
                 f"(layer-1 RMS {nets[a]['rms'][0]:.2g} -> {nets[b]['rms'][0]:.2g})")
 
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "bn-evens-uneven",
         f"BatchNorm evens out the nets whose gradients are uneven without it (largest / smallest > "
         f"{config.even_spread}): the same net with BN has a smaller spread",
         bool(uneven) and all(nets[b]["spread"] < nets[a]["spread"] for a, b in uneven),
@@ -161,7 +174,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
 
     apart = {a: factor(small[a]["rms"][0], usual[a]["rms"][0]) for a in small}
     apart_bn = {a: factor(bn_small[a]["rms"][0], bn_usual[a]["rms"][0]) for a in small}
-    claims.append(Claim(
+    claims.append(CLAIMS.claim(
+        "bn-scale-independent",
         f"BatchNorm makes the gradients nearly independent of the initial weight scale: with BN, std 0.01 "
         f"and the book's initialisation give layer-1 gradients within {config.even_spread}x of each other; "
         f"without BN they are further apart",
@@ -187,4 +201,5 @@ register(ExperimentSpec(
             "sigmoid (Xavier) against ReLU (He), with and without BatchNorm, and with std 0.01 weights.",
     config_cls=Config, run=run, check=check, plot=plot_vanishing_gradients, book=book,
     quick={"n_samples": 300, "n_inits": 2},
+    claims=CLAIMS,
 ))

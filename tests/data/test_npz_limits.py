@@ -11,6 +11,7 @@ import pytest
 
 from trainlab.data.cache import read_cache, write_cache
 from trainlab.data.idx import idx_sha256
+import trainlab.data.npz as npz_mod
 from trainlab.data.npz import MAX_NPZ_ENTRIES, read_npz
 from trainlab.data.synthetic import load_npz
 from trainlab.errors import DataError
@@ -187,13 +188,14 @@ def test_folder_instead_of_file(tmp_path):
 
 
 def test_load_npz_refuses_huge_and_zero_dimensional(tmp_path):
-    huge = make_npz(tmp_path / "h.npz", {"inputs.npy": npy("<f4", (2**40, 784)), "labels.npy": npy("<i8", (1,), bytes(8))})
+    labels = {"labels.npy": npy("<i8", (1,), bytes(8))}
+    huge = make_npz(tmp_path / "h.npz", {"inputs.npy": npy("<f4", (2**40, 784)), **labels})
     with pytest.raises(DataError, match="over the limit"):
         load_npz(huge)
-    scalar = make_npz(tmp_path / "z.npz", {"inputs.npy": npy("<f4", (), bytes(4)), "labels.npy": npy("<i8", (1,), bytes(8))})
+    scalar = make_npz(tmp_path / "z.npz", {"inputs.npy": npy("<f4", (), bytes(4)), **labels})
     with pytest.raises(DataError, match="at least one dimension"):
         load_npz(scalar)
-    text = make_npz(tmp_path / "u.npz", {"inputs.npy": npy("<U2", (1,), bytes(8)), "labels.npy": npy("<i8", (1,), bytes(8))})
+    text = make_npz(tmp_path / "u.npz", {"inputs.npy": npy("<U2", (1,), bytes(8)), **labels})
     with pytest.raises(DataError, match="is refused"):
         load_npz(text)
     with pytest.raises(DataError, match="not a readable .npz"):
@@ -206,3 +208,12 @@ def test_headers_numpy_cannot_tokenize_are_data_errors(tmp_path, header):
     entry = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header
     with pytest.raises(DataError, match="is damaged"):
         read_npz(make_npz(tmp_path / "t.npz", {"a.npy": entry}))
+
+
+def test_total_declared_size_is_limited(tmp_path, monkeypatch):
+    entry = npy("|u1", (100,), bytes(100))
+    path = make_npz(tmp_path / "two.npz", {"a.npy": entry, "b.npy": entry})
+    assert set(read_npz(path)) == {"a", "b"}
+    monkeypatch.setattr(npz_mod, "MAX_NPZ_BYTES", 300)
+    with pytest.raises(DataError, match=r"two.npz declares \d+ bytes in all, over the limit of 300"):
+        read_npz(path)

@@ -28,6 +28,9 @@ from trainlab.errors import DataError
 #: Most entries an ``.npz`` file may hold.
 MAX_NPZ_ENTRIES = 64
 
+#: Most bytes all entries of one file may declare together (uncompressed).
+MAX_NPZ_BYTES = 2 * MAX_ARRAY_BYTES
+
 #: Longest ``.npy`` header read (NumPy's own default).
 MAX_HEADER_BYTES = 10000
 
@@ -106,6 +109,9 @@ def read_npz(path: str | os.PathLike, *, what: str = "file", kinds: str = PLAIN_
             infos = zf.infolist()
             if len(infos) > MAX_NPZ_ENTRIES:
                 raise DataError(f"{what} {path} has {len(infos)} entries; at most {MAX_NPZ_ENTRIES} are read")
+            total = sum(info.file_size for info in infos)
+            if total > MAX_NPZ_BYTES:
+                raise DataError(f"{what} {path} declares {total} bytes in all, over the limit of {MAX_NPZ_BYTES}")
             arrays: dict[str, np.ndarray] = {}
             for info in infos:
                 label = f"{what} {path}, entry {info.filename!r}"

@@ -5,6 +5,11 @@ DD the number of dimensions), DD big-endian uint32 sizes, then the elements in
 big-endian C order. Files are often gzipped; the reader tells the two apart by
 the gzip magic bytes, never by the file name.
 
+The reader checks the declared size before it allocates: computed with Python
+integers, at most :data:`~trainlab.data.limits.MAX_NDIM` dimensions and
+:data:`~trainlab.data.limits.MAX_ARRAY_BYTES` bytes, and exactly what the file
+holds (a gzip stream is read in chunks up to the declared size plus one byte).
+
 Element types: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32,
 0x0E float64.
 
@@ -181,7 +186,11 @@ def read_idx(path: str | os.PathLike, *, max_bytes: int = MAX_ARRAY_BYTES) -> np
 
 
 def read_idx_stream(stream: BinaryIO, *, name: str = "IDX data", max_bytes: int = MAX_ARRAY_BYTES) -> np.ndarray:
-    """:func:`read_idx` for an open, seekable binary stream (``name`` is used in errors)."""
+    """:func:`read_idx` for an open, seekable binary stream (``name`` is used in errors).
+
+    The stream's size is taken from seeking to its end, so a raw IDX stream's
+    declared size is checked before anything is read.
+    """
     start = stream.tell()
     size = stream.seek(0, os.SEEK_END) - start
     stream.seek(start)

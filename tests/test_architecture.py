@@ -106,13 +106,13 @@ def test_the_kernel_wing_imports_no_layer():
 #: itself, ``trainlab/__init__.py``, only offers ``trainlab.runtime`` from the training floor, lazily.)
 FLOORS = [
     ("foundation", ("trainlab", "trainlab.errors", "trainlab.backend", "trainlab.registry", "trainlab.validation",
-                    "trainlab.fileio", "trainlab.init", "trainlab.functions2d")),
+                    "trainlab.fileio", "trainlab.npzread", "trainlab.init", "trainlab.functions2d")),
     ("data", ("trainlab.data",)),
     ("kernels", ("trainlab.kernels", "trainlab.allocator")),
     ("layers", ("trainlab.layers", "trainlab.gradcheck")),
     ("optim", ("trainlab.optim", "trainlab.regularization")),
     ("training", ("trainlab.training", "trainlab.process", "trainlab.threads")),
-    ("models", ("trainlab.models", "trainlab.folding", "trainlab.checkpoint")),
+    ("models", ("trainlab.models", "trainlab.folding", "trainlab.checkpoint", "trainlab.checkpoint_header")),
     ("plots", ("trainlab.plots",)),
     ("search", ("trainlab.search",)),
     ("experiments", ("trainlab.experiments",)),
@@ -124,7 +124,8 @@ def floor_of(name: str) -> int:
     best, floor = -1, None
     for k, (_, prefixes) in enumerate(FLOORS):
         for prefix in prefixes:
-            if (name == prefix or name.startswith(prefix + ".")) and len(prefix) > best:
+            inside = name == prefix or (prefix != "trainlab" and name.startswith(prefix + "."))
+            if inside and len(prefix) > best:
                 best, floor = len(prefix), k
     assert floor is not None, f"{name} is on no floor; add it to FLOORS and to docs/architecture.md"
     return floor

@@ -270,7 +270,12 @@ def replay(paths: list[Path]) -> int:
         try:
             TARGETS[target][0](path.read_bytes())
         except TrainlabError as exc:
-            print(f"  trainlab error (no escape): {type(exc).__name__}: {exc}")
+            escaped = _hidden_memory_error(exc) or _unprintable(exc)
+            if escaped is None:
+                print(f"  trainlab error (no escape): {type(exc).__name__}: {exc}")
+            else:
+                print(f"  escape behind a trainlab error: {type(escaped).__name__}", flush=True)
+                traceback.print_exception(escaped if isinstance(escaped, MemoryError) else exc)
         except Exception:
             traceback.print_exc()
         else:
@@ -317,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replay", type=Path, nargs="+", help="run the readers on these crash files and stop")
     args = parser.parse_args(argv[1:])
     if args.replay:
+        limit_memory(args.memory_mb)
         return replay(args.replay)
     if args.runs is None and args.seconds is None:
         parser.error("give --runs N or --seconds S")

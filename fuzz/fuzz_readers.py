@@ -1,11 +1,12 @@
 """Feed hostile bytes to trainlab's file readers; report every failure that is not trainlab's own error.
 
 The readers: :func:`trainlab.checkpoint.load`, :func:`trainlab.data.idx.read_idx` and
-:func:`~trainlab.data.idx.read_idx_stream`, :func:`trainlab.data.cache.read_cache` and
-:func:`trainlab.data.safe_pickle.safe_loads`. An input *escapes* when a reader raises
-anything that is not a :class:`trainlab.errors.TrainlabError` (a ``MemoryError`` included),
-raises a trainlab error caused by a ``MemoryError`` or with a message that is not valid text,
-or takes longer than ``--timeout`` seconds. The process runs under an address-space limit
+:func:`~trainlab.data.idx.read_idx_stream`, :func:`trainlab.data.cache.read_cache`,
+:func:`trainlab.data.safe_pickle.safe_loads` and :func:`trainlab.data.synthetic.load_npz`.
+An input *escapes* when a reader raises anything that is not a
+:class:`trainlab.errors.TrainlabError` (a ``MemoryError`` included), raises a trainlab
+error caused by a ``MemoryError`` or with a message that is not valid text, or takes
+longer than ``--timeout`` seconds. The process runs under an address-space limit
 (``--memory-mb`` above what it uses at start), so an allocation that the few kilobytes of
 an input cannot justify shows up as a ``MemoryError``.
 
@@ -16,10 +17,11 @@ Two ways to run it, and one to look at what it found (see docs/reliability.md):
     python fuzz/fuzz_readers.py --replay fuzz/crashes/cache-1-001.bin        # show an escape's traceback
 
 Both start from small valid files built here (checkpoints, IDX files plain and gzipped,
-a cache file, pickles of arrays). The random mode mutates bytes, and also the members of
-zip archives, gzip streams, ``.npy`` headers and JSON headers with their checksums and
-lengths kept valid, so that inputs get past the outer checks. Escaping inputs are written
-to ``--crashes`` (one file per distinct failure) and the run exits with status 1.
+a cache file, pickles of arrays, ``.npz`` datasets). The random mode mutates bytes, and
+also the members of zip archives, gzip streams, ``.npy`` headers and JSON headers with
+their checksums and lengths kept valid, so that inputs get past the outer checks.
+Escaping inputs are written to ``--crashes`` (one file per distinct failure) and the run
+exits with status 1.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ with contextlib.ExitStack() as _imports:
     import numpy as np
 
     import trainlab.checkpoint
-    from trainlab.data import cache, idx, safe_pickle
+    from trainlab.data import cache, idx, safe_pickle, synthetic
     from trainlab.errors import TrainlabError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -95,6 +97,10 @@ def read_pickle(data: bytes) -> None:
     safe_pickle.safe_loads(data)
 
 
+def read_npz(data: bytes) -> None:
+    synthetic.load_npz(_to_file("fuzz-data.npz", data))
+
+
 #: name -> (reader, the name of the seeds it starts from)
 TARGETS = {
     "checkpoint": (read_checkpoint, "checkpoint"),
@@ -102,6 +108,7 @@ TARGETS = {
     "idx-stream": (read_idx_stream, "idx"),
     "cache": (read_cache_file, "cache"),
     "pickle": (read_pickle, "pickle"),
+    "npz": (read_npz, "npz"),
 }
 NAMES = sorted(TARGETS)
 
@@ -113,7 +120,7 @@ def build_seeds() -> dict[str, list[bytes]]:
     from trainlab.optim import Adam
 
     rng = np.random.default_rng(0)
-    seeds: dict[str, list[bytes]] = {"checkpoint": [], "idx": [], "cache": [], "pickle": []}
+    seeds: dict[str, list[bytes]] = {"checkpoint": [], "idx": [], "cache": [], "pickle": [], "npz": []}
     models = [MultiLayerNet(3, [4], 2, seed=0),
               Sequential(Linear(2, 3, rng=rng), BatchNorm1d(3), ReLU(), Linear(3, 2, rng=rng))]
     for k, model in enumerate(models):
@@ -135,6 +142,8 @@ def build_seeds() -> dict[str, list[bytes]]:
     path = cache.write_cache(work_dir() / "seed-cache.npz", {"x_train": images, "t_train": labels},
                              dataset="fuzz", source="seed")
     seeds["cache"].append(path.read_bytes())
+    for k, (x, t) in enumerate([(arrays[3], np.array([0, 1])), (images, labels)]):
+        seeds["npz"].append(synthetic.save_npz(work_dir() / f"seed-{k}-data.npz", x, t).read_bytes())
     for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
         seeds["pickle"].append(pickle.dumps(((images, labels), (images[:1], labels[:1])), protocol=protocol))
         seeds["pickle"].append(pickle.dumps({"data": [arrays[3], arrays[2]], "n": 2, "name": "x"}, protocol=protocol))

@@ -87,13 +87,14 @@ def with_header_checksum(value):
     """A checkpoint header with its ``header_sha256`` recomputed, so that the fields behind it get read.
 
     The checksum is the SHA-256 of the canonical JSON of the other fields (sorted keys, no spaces,
-    UTF-8), as ``trainlab.checkpoint_header`` documents it; other values are returned as they are.
+    ASCII with ``\\u`` escapes), as ``trainlab.checkpoint_header`` documents it; other values are returned
+    as they are.
     """
     if not isinstance(value, dict) or "header_sha256" not in value:
         return value
     fields = {k: v for k, v in value.items() if k != "header_sha256"}
     try:
-        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
     except (TypeError, ValueError, UnicodeError):
         return value
     value["header_sha256"] = hashlib.sha256(canonical).hexdigest()

@@ -5,7 +5,7 @@ import pytest
 
 from trainlab.data.batching import BatchIterator
 from trainlab.errors import ConfigError, DTypeError, NonFiniteError, ShapeError
-from trainlab.layers import Linear, ReLU, Sequential
+from trainlab.layers import BatchNorm1d, Linear, ReLU, Sequential
 from trainlab.layers.losses import MSELoss
 from trainlab.models import MultiLayerNet
 from trainlab.optim import SGD, Adam
@@ -237,13 +237,17 @@ def test_lengths_and_sizes_must_be_integers(bad):
 
 
 def snapshot(net):
-    return {name: p.data.copy() for name, p in net.named_parameters()}
+    """Copies of the parameters and the buffers (BatchNorm's running statistics)."""
+    return {**{name: p.data.copy() for name, p in net.named_parameters()},
+            **{f"buffer {name}": np.array(b, copy=True) for name, b in net.named_buffers()}}
 
 
 def assert_untouched(net, before, trainer):
     assert trainer.step == 0 and trainer.history.loss == []
-    for name, p in net.named_parameters():
-        np.testing.assert_array_equal(p.data, before[name], err_msg=name)
+    now = snapshot(net)
+    assert now.keys() == before.keys()
+    for name, value in now.items():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)
 
 
 def test_fit_and_evaluate_take_python_lists_like_arrays():
@@ -312,7 +316,8 @@ def test_a_label_out_of_range_in_a_late_batch_is_reported_before_any_update(know
     x, t = blobs(200)
     t[-1] = label  # shuffled into some batch after the first ones
     net = MultiLayerNet(4, [8], 3, use_batchnorm=True, seed=0) if known_width else \
-        Sequential(Linear(4, 8, rng=np.random.default_rng(0)), ReLU(), Linear(8, 3, rng=np.random.default_rng(1)))
+        Sequential(Linear(4, 8, rng=np.random.default_rng(0)), BatchNorm1d(8), ReLU(),
+                   Linear(8, 3, rng=np.random.default_rng(1)))  # learns its width from one eval-mode pass
     before = snapshot(net)
     trainer = Trainer(net, Adam(net.parameters()), batch_size=20, epochs=1, progress=False)
     with pytest.raises(ShapeError, match=rf"training data labels: label {label} at sample 199 is out of range "

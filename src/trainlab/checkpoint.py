@@ -16,11 +16,12 @@ model): it is a training setting, not architecture, so the model is rebuilt
 without it; pass it as ``Trainer(l2_penalty=...)`` to go on training the same way.
 
 Loading never runs code and never trusts a size: the archive is read by
-:class:`trainlab.npzread.NpzReader`, which refuses pickled objects, damaged zip
-directories, arrays whose declared size does not match their entry or exceeds
-``npzread.MAX_ARRAY_BYTES`` / ``MAX_TOTAL_BYTES``, and zip bombs, before it
-allocates. Every problem with a file is a :class:`~trainlab.errors.CheckpointError`
-naming the file and what is wrong in it; a failed load never changes the file.
+:class:`trainlab.npzread.NpzReader` under its default (checkpoint) limits, which
+refuses pickled objects, damaged zip directories, arrays whose declared size does
+not match their entry or exceeds ``npzread.MAX_ARRAY_BYTES`` / ``MAX_TOTAL_BYTES``,
+and zip bombs, before it allocates. Every problem with a file is a
+:class:`~trainlab.errors.CheckpointError` naming the file and what is wrong in it;
+a failed load never changes the file.
 
 Writing goes to a temporary file in the same folder, is flushed to disk, then
 atomically renamed over the target: a crash mid-write leaves any existing
@@ -112,7 +113,11 @@ def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     remove_stale_temporaries(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint")
-    with NpzReader(path) as archive:
+    try:
+        archive = NpzReader(path, error=CheckpointError, what="checkpoint", kind="a trainlab checkpoint")
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint") from None
+    with archive:
         if _META_KEY not in archive.names:
             raise CheckpointError(f"{path}: an .npz archive but not a trainlab checkpoint (no {_META_KEY} entry)")
         if archive.size(_META_KEY) > MAX_HEADER_BYTES:

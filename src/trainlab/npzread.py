@@ -8,19 +8,25 @@ declares a shape of 10^12 elements is allocated before anything is checked.
 - the file must start like a zip archive; otherwise the error says what it
   looks like (a ``.npy`` file, gzip, text, a pickle, ...);
 - entries must be stored or deflated ``.npy`` files, not encrypted, named
-  once each, at most :data:`MAX_ENTRIES` of them;
-- each entry's ``.npy`` header is parsed here: a plain bool or numeric dtype
-  (no objects, no structured or sub-array dtypes), a shape of non-negative
-  ints whose byte size (computed with Python ints, so it cannot overflow)
-  must equal the entry's uncompressed size in the zip directory and stay
-  under :data:`MAX_ARRAY_BYTES`; all entries together stay under
-  :data:`MAX_TOTAL_BYTES`; a deflated entry over 1 MiB may not claim to
-  inflate more than :data:`MAX_INFLATE_RATIO` times its compressed size;
+  once each, at most ``limits.entries`` of them;
+- each entry's ``.npy`` header (format 1.0 or 2.0, at most
+  ``limits.header_bytes`` long) is parsed here: a plain dtype of the admitted
+  kinds (bool and numeric by default; never objects, structured or sub-array
+  dtypes), a shape of at most ``limits.ndim`` non-negative ints whose byte
+  size (computed with Python ints, so it cannot overflow) must equal the
+  entry's uncompressed size in the zip directory and stay under
+  ``limits.array_bytes``; all entries together stay under
+  ``limits.total_bytes``; a deflated entry may not claim to inflate beyond
+  what :class:`NpzLimits` allows for its compressed size;
 - the data is read in bounded chunks up to the end of the entry, so zipfile
   checks its CRC-32; an entry that inflates past its declared size is cut
   there and fails that check.
 
-Every problem is a :class:`~trainlab.errors.CheckpointError` naming the file.
+Every problem is an error of the class the caller names (``error=``), whose
+message names the file. The default limits (:func:`default_limits`, from this
+module's ``MAX_*`` constants, read when a reader opens) are those of
+checkpoints (:mod:`trainlab.checkpoint`); :mod:`trainlab.data.npz` passes the
+data limits and :class:`~trainlab.errors.DataError`.
 """
 
 from __future__ import annotations
@@ -28,30 +34,42 @@ from __future__ import annotations
 import ast
 import codecs
 import math
+import os
 import re
 import struct
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from trainlab.errors import CheckpointError
+from trainlab.errors import TrainlabError
 
-#: Largest array (in bytes of data) an archive may hold.
+#: Largest array (in bytes of data) a checkpoint may hold.
 MAX_ARRAY_BYTES = 4 * 2**30
-#: Largest total size of all arrays of one archive.
+#: Largest total size of all arrays of one checkpoint.
 MAX_TOTAL_BYTES = 16 * 2**30
-#: Most entries an archive may hold.
+#: Most entries a checkpoint may hold.
 MAX_ENTRIES = 100_000
-#: Most a deflated entry larger than 1 MiB may inflate (deflate itself reaches about 1030x on zeros).
+#: Most a deflated checkpoint entry larger than :data:`INFLATE_FLOOR` may inflate
+#: (deflate itself reaches about 1030x on zeros).
 MAX_INFLATE_RATIO = 100
+#: Deflated checkpoint entries of at most this many bytes are not held to :data:`MAX_INFLATE_RATIO`.
+INFLATE_FLOOR = 2**20
+#: Longest ``.npy`` header of a checkpoint (numpy writes a few dozen bytes, padded to 64).
+MAX_NPY_HEADER_BYTES = 4096
+#: Most dimensions of a checkpoint array.
+MAX_NDIM = 32
+#: Dtype kinds of checkpoint arrays: bool, signed and unsigned integers, floats, complex.
+NUMERIC_KINDS = "biufc"
 
-_RATIO_FLOOR = 2**20
-_MAX_NPY_HEADER = 4096  # numpy writes headers of a few dozen bytes, padded to 64
-_MAX_NDIM = 32
 _CHUNK = 2**20
-_DESCR = re.compile(r"[<>|=]?(b1|[iu][1248]|f[248]|c(8|16))\Z")
+# The plain dtypes numpy writes: bool, integers, half/single/double floats and their complex,
+# bytes and text. Long double is left out: its layout differs between machines.
+_DESCR = re.compile(r"[<>|=]?(b1|[iu][1248]|f[248]|c(8|16)|[SU][1-9][0-9]{0,8})\Z")
+_KIND_WORDS = (("b", "bool"), ("iu", "integer"), ("f", "float"), ("c", "complex"), ("SU", "text"))
 
 # What zipfile and zlib raise on a damaged archive: NotImplementedError for an unknown zip version or
 # compression method, struct.error for a short record, UnicodeDecodeError for a name, RuntimeError for
@@ -60,18 +78,50 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, st
                EOFError, zlib.error, KeyError, IndexError, OverflowError, RuntimeError, TypeError)
 
 
-def describe(head: bytes) -> str:
-    """What a file whose first bytes are ``head`` looks like, for an error saying it is no checkpoint."""
+@dataclass(frozen=True)
+class NpzLimits:
+    """What one archive may declare; every size is checked against these before anything is allocated.
+
+    A deflated entry that declares ``n`` bytes from ``c`` compressed ones is refused when
+    ``n > max(inflate_floor, inflate_ratio * c + inflate_slack)``.
+    """
+
+    #: Largest array, in bytes of data.
+    array_bytes: int
+    #: Largest total of all entries' uncompressed sizes.
+    total_bytes: int
+    #: Most entries.
+    entries: int
+    #: Most dimensions of an array.
+    ndim: int
+    #: Longest ``.npy`` header (the text of its dict).
+    header_bytes: int
+    #: Most times a deflated entry may inflate its compressed size.
+    inflate_ratio: float
+    #: Deflated entries up to this many bytes are not held to the ratio.
+    inflate_floor: int = 0
+    #: Bytes a deflated entry may inflate to beyond the ratio.
+    inflate_slack: int = 0
+
+
+def default_limits() -> NpzLimits:
+    """The limits of checkpoints, from this module's constants as they are now."""
+    return NpzLimits(array_bytes=MAX_ARRAY_BYTES, total_bytes=MAX_TOTAL_BYTES, entries=MAX_ENTRIES, ndim=MAX_NDIM,
+                     header_bytes=MAX_NPY_HEADER_BYTES, inflate_ratio=MAX_INFLATE_RATIO, inflate_floor=INFLATE_FLOOR)
+
+
+def describe(head: bytes, kind: str = "an .npz archive") -> str:
+    """What a file whose first bytes are ``head`` looks like, for an error saying it is not ``kind``."""
     if not head:
         return "is empty"
     if head.startswith(b"\x93NUMPY"):
-        return "is a .npy file (a single array), not a trainlab checkpoint"
+        return f"is a .npy file (a single array), not {kind}"
     if head.startswith(b"\x1f\x8b"):
-        return "is a gzip file, not a trainlab checkpoint (a zip archive)"
+        return f"is a gzip file, not {kind} (a zip archive)"
     if head.startswith(b"BZh") or head.startswith(b"\xfd7zXZ\x00"):
-        return "is a bzip2 or xz file, not a trainlab checkpoint (a zip archive)"
+        return f"is a bzip2 or xz file, not {kind} (a zip archive)"
     if head.startswith(b"\x89HDF"):
-        return "is an HDF5 file, not a trainlab checkpoint"
+        return f"is an HDF5 file, not {kind}"
     if head[0] == 0x80 and len(head) > 1 and head[1] <= 5:
         return "looks like a Python pickle, which trainlab never loads"
     try:
@@ -79,79 +129,132 @@ def describe(head: bytes) -> str:
     except UnicodeDecodeError:
         text = None
     if text is not None and all(c.isprintable() or c in "\t\r\n" for c in text):
-        return "is a text file, not a trainlab checkpoint (a zip archive)"
-    return f"is not a zip archive, so not a trainlab checkpoint (it starts with bytes {head[:8].hex(' ')})"
+        return f"is a text file, not {kind} (a zip archive)"
+    return f"is not a zip archive, so not {kind} (it starts with bytes {head[:8].hex(' ')})"
 
 
-def _damaged(path: Path, e: BaseException) -> CheckpointError:
-    return CheckpointError(f"{path}: damaged or truncated checkpoint ({type(e).__name__}: {e})")
+def _kinds_in_words(kinds: str) -> str:
+    words = [word for letters, word in _KIND_WORDS if any(k in kinds for k in letters)]
+    if set("iufc") <= set(kinds):
+        words = [w for w in words if w not in ("integer", "float", "complex")]
+        words.insert(1 if "b" in kinds else 0, "numeric")
+    if not words:
+        return "admitted"
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 class NpzReader:
     """An open ``.npz`` archive whose entries are checked as described in the module docstring.
 
     Use as a context manager; ``names`` are the array names (entry names without ``.npy``).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The archive.
+    error : type
+        The exception class every problem is raised as (``CheckpointError``, ``DataError``).
+    what : str
+        What to call the file in messages (``"checkpoint"``, ``"cache file"``).
+    kind : str
+        What the file should be, for a message saying it is not (``"a trainlab checkpoint"``).
+    kinds : str
+        Admitted dtype kinds, out of ``"biufcSU"``.
+    limits : NpzLimits, optional
+        Defaults to :func:`default_limits` (those of checkpoints).
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no such file.
+    error
+        For any other problem: the file cannot be read, is not a zip archive, or
+        an entry fails a check.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | os.PathLike, *, error: type[TrainlabError], what: str = "archive",
+                 kind: str = "an .npz archive", kinds: str = NUMERIC_KINDS, limits: NpzLimits | None = None):
         self.path = Path(path)
+        self.limits = default_limits() if limits is None else limits
+        self._error = error
+        self._label = f"{what} {self.path}"
+        self._kind = kind
+        self._kinds = kinds
         try:
             self._fh = open(self.path, "rb")
+        except FileNotFoundError:
+            raise
+        except IsADirectoryError:
+            raise error(f"{self._label} is a folder, so it cannot be read") from None
         except OSError as e:
-            raise CheckpointError(f"{self.path}: cannot be read ({type(e).__name__}: {e.strerror or e})") from None
+            raise error(f"{self._label} cannot be read ({type(e).__name__}: {e.strerror or e})") from None
         try:
             self._open()
         except BaseException:
             self._fh.close()
             raise
 
+    def _damaged(self, e: BaseException) -> TrainlabError:
+        return self._error(f"{self._label} is damaged or truncated ({type(e).__name__}: {e})")
+
     def _open(self) -> None:
+        error, limits = self._error, self.limits
         try:
             head = self._fh.read(8)
             self._fh.seek(0)
         except OSError as e:
-            raise CheckpointError(f"{self.path}: cannot be read ({type(e).__name__}: {e})") from None
+            raise error(f"{self._label} cannot be read ({type(e).__name__}: {e})") from None
         if head[:4] not in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"):  # a local header or an empty archive
-            raise CheckpointError(f"{self.path}: {describe(head)}")
+            raise error(f"{self._label} {describe(head, self._kind)}")
         try:
             self._zip = zipfile.ZipFile(self._fh)
             infos = self._zip.infolist()
         except _ZIP_ERRORS as e:
-            raise _damaged(self.path, e) from None
-        if len(infos) > MAX_ENTRIES:
-            raise CheckpointError(f"{self.path}: damaged checkpoint: {len(infos)} entries, more than {MAX_ENTRIES}")
+            raise self._damaged(e) from None
+        if len(infos) > limits.entries:
+            raise error(f"{self._label} has {len(infos)} entries, more than {limits.entries}; "
+                        f"at most {limits.entries} are read")
         self._infos: dict[str, zipfile.ZipInfo] = {}
         total = 0
         for info in infos:
             self._check_entry(info)
             name = info.filename[:-4]
             if name in self._infos:
-                raise CheckpointError(f"{self.path}: damaged checkpoint: entry {info.filename[:100]!r} appears twice")
+                raise error(f"{self._entry(info)}: the name appears twice")
             self._infos[name] = info
             total += info.file_size
-        if total > MAX_TOTAL_BYTES:
-            raise CheckpointError(f"{self.path}: entries declare {total} bytes in all, more than the "
-                                  f"{MAX_TOTAL_BYTES} trainlab reads (npzread.MAX_TOTAL_BYTES)")
+        if total > limits.total_bytes:
+            raise error(f"{self._label} declares {total} bytes in all, over the limit of {limits.total_bytes} bytes")
+
+    def _entry(self, info: zipfile.ZipInfo) -> str:
+        return f"{self._label}, entry {info.filename[:100]!r}"
 
     def _check_entry(self, info: zipfile.ZipInfo) -> None:
-        where = f"{self.path}: entry {info.filename[:100]!r}"
+        error, limits, where = self._error, self.limits, self._entry(info)
         if not info.filename.endswith(".npy"):
-            raise CheckpointError(f"{where} is not an .npy array (a damaged directory, or not a trainlab checkpoint)")
+            raise error(f"{where}: not a .npy entry (its name does not end in .npy, so it is not an .npy array: "
+                        f"a damaged directory, or not {self._kind})")
         if info.flag_bits & 0x1:
-            raise CheckpointError(f"{where} is encrypted; trainlab checkpoints never are")
+            raise error(f"{where} is encrypted; trainlab reads no encrypted entries")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise CheckpointError(f"{where}: damaged or unsupported compression method {info.compress_type} "
-                                  "(trainlab reads stored and deflated entries)")
-        if info.file_size > MAX_ARRAY_BYTES + _MAX_NPY_HEADER + 16:
-            raise CheckpointError(f"{where} declares {info.file_size} bytes, more than the {MAX_ARRAY_BYTES} "
-                                  "trainlab reads per array (npzread.MAX_ARRAY_BYTES)")
-        if (info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > _RATIO_FLOOR
-                and info.file_size > MAX_INFLATE_RATIO * info.compress_size):
-            raise CheckpointError(f"{where} claims to inflate from {info.compress_size} to {info.file_size} bytes, "
-                                  f"more than {MAX_INFLATE_RATIO} times: damaged, or a zip bomb")
+            raise error(f"{where}: compression method {info.compress_type} is not read "
+                        "(damaged, or neither stored nor deflated)")
+        if info.file_size > limits.array_bytes + limits.header_bytes + 16:
+            raise error(f"{where} declares {info.file_size} bytes, more than the {limits.array_bytes} bytes "
+                        "read per array")
+        if (info.compress_type == zipfile.ZIP_DEFLATED
+                and info.file_size > max(limits.inflate_floor,
+                                         limits.inflate_ratio * info.compress_size + limits.inflate_slack)):
+            raise error(f"{where} claims to inflate from {info.compress_size} to {info.file_size} bytes, "
+                        f"more than {limits.inflate_ratio:g} times: damaged, or a zip bomb")
         if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
-            raise CheckpointError(f"{where}: damaged checkpoint: stored entry of {info.file_size} bytes "
-                                  f"takes {info.compress_size} bytes in the archive")
+            raise error(f"{where} is damaged: stored entry of {info.file_size} bytes "
+                        f"takes {info.compress_size} bytes in the archive")
 
     @property
     def names(self) -> list[str]:
@@ -167,81 +270,96 @@ class NpzReader:
         try:
             with self._zip.open(info) as fp:
                 return self._read_array(name, info, fp)
-        except CheckpointError:
+        except self._error:
             raise
         except _ZIP_ERRORS as e:
-            raise _damaged(self.path, e) from None
+            raise self._damaged(e) from None
 
     def _read_array(self, name: str, info: zipfile.ZipInfo, fp) -> np.ndarray:
-        dtype, shape, fortran, header_len = self._npy_header(name, fp)
+        error, limit, where = self._error, self.limits.array_bytes, self._entry(info)
+        dtype, shape, fortran, header_len = self._npy_header(where, fp)
         nbytes = math.prod(shape) * dtype.itemsize
-        if nbytes > MAX_ARRAY_BYTES:
-            raise CheckpointError(f"{self.path}: array {name!r} declares shape {shape} of {dtype} ({nbytes} bytes), "
-                                  f"more than the {MAX_ARRAY_BYTES} trainlab reads per array (npzread.MAX_ARRAY_BYTES)")
+        if nbytes > limit:
+            raise error(f"{where}: shape too large: its .npy header declares shape {shape} of {dtype} "
+                        f"({nbytes} bytes), over the limit of {limit} bytes per array")
         if header_len + nbytes != info.file_size:
-            raise CheckpointError(f"{self.path}: damaged checkpoint: array {name!r} declares shape {shape} of {dtype} "
-                                  f"({nbytes} bytes) but its entry holds {info.file_size - header_len}")
+            raise error(f"{where}: shape {shape} of {dtype} needs {nbytes} bytes, the entry holds "
+                        f"{info.file_size - header_len} (damaged: its .npy header declares shape and dtype "
+                        "the entry does not match)")
         try:
             out = np.empty(math.prod(shape), dtype=dtype)
         except MemoryError:
-            raise CheckpointError(f"{self.path}: not enough memory for array {name!r} "
-                                  f"({nbytes} bytes)") from None
+            raise error(f"{self._label}: not enough memory for array {name!r} ({nbytes} bytes)") from None
         raw = memoryview(out.view(np.uint8))
         pos = 0
         while pos < nbytes:
             chunk = fp.read(min(_CHUNK, nbytes - pos))
             if not chunk:
-                raise CheckpointError(f"{self.path}: damaged or truncated checkpoint: array {name!r} ends "
-                                      f"after {pos} of {nbytes} bytes")
+                raise error(f"{where} is damaged or truncated: its data ends after {pos} of {nbytes} bytes")
             raw[pos:pos + len(chunk)] = chunk
             pos += len(chunk)
         if fp.read(1):  # reaches the end of the entry, where zipfile checks the CRC-32
-            raise CheckpointError(f"{self.path}: damaged checkpoint: array {name!r} is longer than its header says")
+            raise error(f"{where} is damaged: it holds bytes after the data its .npy header declares")
         return out.reshape(shape, order="F" if fortran else "C")
 
-    def _exact(self, fp, n: int, name: str) -> bytes:
+    def _exact(self, fp, n: int, where: str) -> bytes:
         data = b""
         while len(data) < n:
             chunk = fp.read(n - len(data))
             if not chunk:
-                raise CheckpointError(f"{self.path}: damaged or truncated checkpoint: "
-                                      f"entry {name!r} ends inside its .npy header")
+                raise self._error(f"{where} is damaged or truncated: it ends inside its .npy header")
             data += chunk
         return data
 
-    def _npy_header(self, name: str, fp) -> tuple[np.dtype, tuple[int, ...], bool, int]:
-        where = f"{self.path}: array {name!r}"
-        magic = self._exact(fp, 8, name)
+    def _npy_header(self, where: str, fp) -> tuple[np.dtype, tuple[int, ...], bool, int]:
+        error, limits = self._error, self.limits
+        magic = self._exact(fp, 8, where)
         if magic[:6] != b"\x93NUMPY":
-            raise CheckpointError(f"{where} is not in .npy format, so this is not a trainlab checkpoint")
+            raise error(f"{where} is not in .npy format (damaged, or not {self._kind})")
         version = (magic[6], magic[7])
-        if version not in ((1, 0), (2, 0), (3, 0)):
-            raise CheckpointError(f"{where}: damaged checkpoint: unknown .npy format version {version[0]}.{version[1]}")
+        if version == (3, 0):
+            raise error(f"{where}: .npy format version {version} is not read (numpy writes it only for "
+                        "structured dtypes, which are refused; 1.0 and 2.0 are read)")
+        if version not in ((1, 0), (2, 0)):
+            raise error(f"{where} is damaged: unknown .npy format version {version[0]}.{version[1]}")
         size_len = 2 if version == (1, 0) else 4
-        header_len = struct.unpack("<H" if size_len == 2 else "<I", self._exact(fp, size_len, name))[0]
-        if header_len > _MAX_NPY_HEADER:
-            raise CheckpointError(f"{where}: damaged checkpoint: .npy header of {header_len} bytes")
-        raw = self._exact(fp, header_len, name)
+        header_len = struct.unpack("<H" if size_len == 2 else "<I", self._exact(fp, size_len, where))[0]
+        if header_len > limits.header_bytes:
+            raise error(f"{where} is damaged: .npy header of {header_len} bytes, "
+                        f"more than the {limits.header_bytes} read")
+        raw = self._exact(fp, header_len, where)
         try:
-            header = ast.literal_eval(raw.decode("utf-8" if version == (3, 0) else "latin1"))
+            header = ast.literal_eval(raw.decode("latin1"))
         except (SyntaxError, ValueError, TypeError, MemoryError, RecursionError):
             header = None
         if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
-            raise CheckpointError(f"{where}: damaged checkpoint: .npy header is not a dict of descr, "
-                                  f"fortran_order and shape ({raw[:80]!r})")
+            raise error(f"{where} is damaged: its .npy header is not a dict of descr, "
+                        f"fortran_order and shape ({raw[:80]!r})")
         descr, shape, fortran = header["descr"], header["shape"], header["fortran_order"]
-        if descr in ("|O", "O", "<O", ">O"):
-            raise CheckpointError(f"{where} holds Python objects (pickled), which trainlab never loads")
-        if not isinstance(descr, str) or not _DESCR.match(descr):
-            raise CheckpointError(f"{where}: dtype {descr!r} is not a plain bool or numeric dtype "
-                                  "(no objects, structured or sub-array dtypes)")
-        if (not isinstance(shape, tuple) or len(shape) > _MAX_NDIM
-                or not all(type(n) is int and n >= 0 for n in shape)):
-            raise CheckpointError(f"{where}: damaged checkpoint: shape {shape!r} is not a tuple of "
-                                  f"at most {_MAX_NDIM} non-negative ints")
+        dtype = self._dtype(where, descr)
+        if not isinstance(shape, tuple) or not all(type(n) is int and n >= 0 for n in shape):
+            raise error(f"{where} is damaged: shape {_short(shape)} is not a tuple of non-negative ints")
+        if len(shape) > limits.ndim:
+            raise error(f"{where}: {len(shape)} dimensions declared; the shape must be a tuple of "
+                        f"at most {limits.ndim} non-negative ints")
         if type(fortran) is not bool:
-            raise CheckpointError(f"{where}: damaged checkpoint: fortran_order {fortran!r} is not a bool")
-        return np.dtype(descr), shape, fortran, 8 + size_len + header_len
+            raise error(f"{where} is damaged: fortran_order {_short(fortran)} is not a bool")
+        return dtype, shape, fortran, 8 + size_len + header_len
+
+    def _dtype(self, where: str, descr: Any) -> np.dtype:
+        if isinstance(descr, str) and descr.lstrip("<>|=") == "O":
+            raise self._error(f"{where}: dtype object is refused: the array holds Python objects (pickled), "
+                              "which trainlab never loads")
+        dtype = None
+        if isinstance(descr, str) and _DESCR.match(descr) and descr.lstrip("<>|=")[0] in self._kinds:
+            try:
+                dtype = np.dtype(descr)
+            except (TypeError, ValueError, OverflowError, MemoryError):
+                dtype = None
+        if dtype is None or dtype.kind not in self._kinds or dtype.itemsize == 0:
+            raise self._error(f"{where}: dtype {_short(descr)} is refused: not a plain {_kinds_in_words(self._kinds)} "
+                              "dtype (no objects, structured, sub-array or long double dtypes)")
+        return dtype
 
     def close(self) -> None:
         zf = getattr(self, "_zip", None)

@@ -6,9 +6,10 @@ and when. Reading recomputes every hash, so a truncated, damaged or edited
 file is reported as damaged and never returned. Writing goes to a temporary
 file in the same folder, is flushed to disk, then renamed over the old file:
 a crash leaves either the old file or the new one, never half of one.
-Arrays are read by :func:`trainlab.data.npz.read_npz`, which checks each
-``.npy`` header's size before allocating and never unpickles anything: no code
-can run from a cache file, and a header that declares terabytes is refused.
+Arrays are read by :func:`trainlab.data.npz.read_npz` (the reader of
+:mod:`trainlab.npzread` under the data limits), which checks each ``.npy``
+header's size before allocating and never unpickles anything: no code can run
+from a cache file, and a header that declares terabytes is refused.
 """
 
 from __future__ import annotations

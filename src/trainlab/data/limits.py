@@ -23,9 +23,9 @@ MAX_NDIM = 8
 
 #: Deflate cannot expand data more than 1032 times (zlib's documented bound),
 #: so a compressed stream of n bytes holds at most 1032 * n bytes, plus slack
-#: for headers.
+#: for headers (:data:`DEFLATE_SLACK`).
 DEFLATE_MAX_RATIO = 1032
-_DEFLATE_SLACK = 1 << 16
+DEFLATE_SLACK = 1 << 16
 
 #: Largest label value accepted from a labels file (classes 0..MAX_CLASSES-1).
 MAX_CLASSES = 4096
@@ -81,7 +81,7 @@ def declared_nbytes(name: str, shape: Any, itemsize: int, *, limit: int = MAX_AR
 
 def could_inflate_to(compressed: int, n_bytes: int) -> bool:
     """Whether ``compressed`` bytes of deflate data can hold ``n_bytes`` bytes."""
-    return n_bytes <= DEFLATE_MAX_RATIO * compressed + _DEFLATE_SLACK
+    return n_bytes <= DEFLATE_MAX_RATIO * compressed + DEFLATE_SLACK
 
 
 def read_at_most(stream: BinaryIO, n: int, chunk: int = 1 << 20) -> bytearray:

@@ -97,3 +97,13 @@ def test_replay_runs_the_reader_a_crash_file_names(fuzz, tmp_path, capsys):
                       str(tmp_path / "pickle-3-002.bin")]) == 0
     out = capsys.readouterr().out
     assert "(idx-stream):" in out and "(pickle):" in out and out.count("trainlab error (no escape)") == 2
+
+
+FOUND = sorted((SCRIPT.parent / "found").glob("*.bin"))
+
+
+@pytest.mark.parametrize("path", FOUND, ids=[p.name for p in FOUND])
+def test_every_input_the_fuzzer_found_is_now_trainlabs_own_error(fuzz, path):
+    """Regression tests: the inputs that once escaped (fuzz/found/) now give a trainlab error, nothing else."""
+    target = next(t for t in sorted(fuzz.NAMES, key=len, reverse=True) if path.name.startswith(t + "-"))
+    assert fuzz.run_one(target, path.read_bytes(), timeout=30.0) is None

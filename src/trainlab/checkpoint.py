@@ -160,6 +160,8 @@ def load_checkpoint(path: str | os.PathLike, model: Layer | None = None, *, opti
         import trainlab.folding  # noqa: F401
         import trainlab.models  # noqa: F401
 
+        stored = sum(int(a.size) for k, a in arrays.items() if k.startswith(("param:", "buffer:")))
+        _check_sizes(path, spec, stored)
         try:
             model = layer_from_spec(spec)
         except Exception as e:
@@ -187,6 +189,30 @@ def load_checkpoint(path: str | os.PathLike, model: Layer | None = None, *, opti
         except (ShapeError, TypeError, ValueError) as e:
             raise CheckpointError(f"{path}: optimizer state does not fit {type(optimizer).__name__}: {e}") from None
     return model, meta["metadata"]
+
+
+#: Sizes below this are never questioned (kernel sizes, input shapes, class counts of tiny models).
+_SMALL_SIZE = 1 << 16
+
+
+def _check_sizes(path: Path, spec, stored: int, where: str = "architecture") -> None:
+    """Refuse, before anything is built, an architecture with a size no stored array could belong to.
+
+    Every layer size (features, channels, hidden units) implies at least that many stored
+    parameters or buffers, so an integer setting larger than all the values the file holds
+    (and than :data:`_SMALL_SIZE`) cannot describe these arrays: rebuilding it would only
+    allocate what the input does not justify.
+    """
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key not in _NOT_ARCHITECTURE:
+                _check_sizes(path, value, stored, f"{where}.{key}")
+    elif isinstance(spec, list):
+        for i, value in enumerate(spec):
+            _check_sizes(path, value, stored, f"{where}[{i}]")
+    elif isinstance(spec, int) and not isinstance(spec, bool) and abs(spec) > max(stored, _SMALL_SIZE):
+        raise CheckpointError(f"{path}: {where} is {spec}, more than the {stored} values the checkpoint "
+                              f"stores: the file is damaged or not a trainlab checkpoint")
 
 
 def load(path: str | os.PathLike, model: Layer | None = None) -> Layer:

@@ -144,6 +144,10 @@ def _read_meta(path: Path, entry: np.ndarray | None) -> dict:
     if entry.shape != () or entry.dtype.kind != "U" or entry.nbytes > MAX_META_BYTES:
         raise DataError(f"cache file {path}: {_META_KEY} is {entry.dtype} of shape {entry.shape}, "
                         f"expected one string of at most {MAX_META_BYTES} bytes")
+    if entry.size and int(np.ascontiguousarray(entry).reshape(1).view(np.uint32).max()) > 0x10FFFF:
+        # NumPy's UCS-4 strings can hold values that are no Unicode code point; Python's
+        # string functions then fail in ways of their own (SystemError).
+        raise DataError(f"cache file {path} is damaged ({_META_KEY} holds values that are no Unicode code point)")
     try:
         meta = json.loads(str(entry[()]))
     except (ValueError, RecursionError) as exc:

@@ -74,8 +74,14 @@ def declared_nbytes(name: str, shape: Any, itemsize: int, *, limit: int = MAX_AR
     if len(shape) > MAX_NDIM:
         raise DataError(f"{name}: {len(shape)} dimensions declared; at most {MAX_NDIM} are read")
     n_bytes = math.prod(shape) * itemsize
-    if n_bytes > limit or math.prod(shape) > limit:
+    # A zero among the dimensions makes the product 0, but NumPy still refuses dimensions whose
+    # non-zero product overflows its index type: each dimension and that product count too.
+    spread = math.prod(n for n in shape if n)
+    if n_bytes > limit:
         raise DataError(f"{name}: shape {shape} declares {n_bytes} bytes, over the limit of {limit} bytes")
+    if spread > limit or any(n > limit for n in shape):
+        raise DataError(f"{name}: shape {shape} has dimensions of more than {limit} values together "
+                        f"(the limit for one array), empty as it is")
     return n_bytes
 
 

@@ -9,13 +9,23 @@ import pytest
 
 from trainlab.data.datasets import load_idx_folder
 from trainlab.data.idx import read_idx, write_idx
-from trainlab.data.limits import MAX_ARRAY_BYTES, MAX_NDIM
-from trainlab.data.limits import MAX_CLASSES
+from trainlab.data.limits import MAX_ARRAY_BYTES, MAX_CLASSES, MAX_NDIM
 from trainlab.errors import DataError, ShapeError
 
 
 def _header(code, dims):
     return struct.pack(">BBBB", 0, 0, code, len(dims)) + struct.pack(f">{len(dims)}I", *dims)
+
+
+def _peak_while_refused(path, match) -> int:
+    """The peak memory Python allocated while read_idx refused ``path`` with a DataError matching ``match``."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=match):
+            read_idx(path)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def _write(path, data, compress):
@@ -55,14 +65,7 @@ def test_small_file_declaring_gigabytes_allocates_nothing_big(tmp_path, compress
     data = _header(0x08, [1500, 1000, 1000])  # 1.5 GB, under the limit
     assert len(data) + 12 == 28 and 1.5e9 < MAX_ARRAY_BYTES
     path = _write(tmp_path / "liar", data + b"\0" * 12, compress)
-    tracemalloc.start()
-    try:
-        with pytest.raises(DataError, match="liar: .*needs 1500000000 bytes"):
-            read_idx(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 10 << 20
+    assert _peak_while_refused(path, "liar: .*needs 1500000000 bytes") < 10 << 20
 
 
 def test_gzip_bomb_past_the_declared_size_stops_reading(tmp_path):
@@ -70,14 +73,7 @@ def test_gzip_bomb_past_the_declared_size_stops_reading(tmp_path):
     body = _header(0x08, [10]) + bytes(10) + bytes(50 << 20)
     path = tmp_path / "bomb.gz"
     path.write_bytes(gzip.compress(body, compresslevel=1))
-    tracemalloc.start()
-    try:
-        with pytest.raises(DataError, match="bomb.gz: more than 1048576 trailing bytes"):
-            read_idx(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 8 << 20
+    assert _peak_while_refused(path, "bomb.gz: more than 1048576 trailing bytes") < 8 << 20
 
 
 def test_gzip_too_small_for_its_declared_size_is_refused_before_inflating(tmp_path):

@@ -115,12 +115,6 @@ def _resolve(name: str, implementation: str) -> Callable:
     return REFERENCE[name]
 
 
-def has_fast(name: str) -> bool:
-    """Whether kernel ``name`` has a fast implementation."""
-    _load_fast()
-    return name in FAST
-
-
 def __getattr__(name: str):
     # ``kernels.conv2d_forward(...)``: the kernel of that name under the current choice, bound as an
     # attribute of this module after the first call. Submodules (``from trainlab.kernels import threads``)

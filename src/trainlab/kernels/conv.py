@@ -186,7 +186,7 @@ def conv2d_forward(x, W, b, stride, padding, *, train: bool = True):
     W2 = W.reshape(FN, C * FH * FW)  # (FN, C*FH*FW)
     cache = ConvCache(tuple(x.shape), W, b is not None, stride, padding)
     if train and _row_blocks_apply(W, stride, padding):
-        cache.block = _padded_input(x, PH, PW)
+        cache.block = pad_block(x, PH, PW)  # a copy with a zero border, kept for backward
         windows = window_view(cache.block, FH, FW, 1, 1, OH, OW)
         out = _correlate_in_row_blocks(windows, W2 if b is None else _with_bias(W2, b), ones=b is not None)
         return from_block(out.reshape(FN, OH, OW, N)), cache
@@ -267,11 +267,6 @@ def _columns(x, FH: int, FW: int, stride, padding, *, ones: bool):
         col[K].fill(1)
     im2col(x, FH, FW, stride, padding, out=col[:K])
     return col
-
-
-def _padded_input(x, PH: int, PW: int):
-    """A copy of x (N, C, H, W) as a (C, H + 2*PH, W + 2*PW, N) block with a zero border (kept for backward)."""
-    return pad_block(x, PH, PW)
 
 
 def _row_blocks(rows_per_output_row: int, n_rows: int) -> list[tuple[int, int]]:

@@ -63,10 +63,12 @@ def test_claim_sources_and_the_ledger_name_each_other():
 
 def test_claim_table_makes_claims_with_their_id_and_source():
     table = ClaimTable("demo", {"one-thing": "book 1.1"})
-    claim = table.claim("one-thing", "a statement", True, "evidence")
+    claim = table.claim("one-thing", "a statement", True, "evidence", values={"loss": 0.5, "steps": 3})
     assert (claim.id, claim.source) == ("demo/one-thing", "book 1.1")
     assert claim.to_dict() == {"id": "demo/one-thing", "statement": "a statement", "passed": True,
-                               "evidence": "evidence", "source": "book 1.1"}
+                               "evidence": "evidence", "source": "book 1.1", "values": {"loss": 0.5, "steps": 3.0}}
+    with pytest.raises(TypeError, match="must be a number"):
+        table.claim("one-thing", "s", True, "e", values={"loss": "low"})
     assert list(table) == ["demo/one-thing"] and table["demo/one-thing"] == "book 1.1"
     with pytest.raises(KeyError, match="declares no claim 'other'"):
         table.claim("other", "s", True, "e")

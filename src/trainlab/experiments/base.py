@@ -9,9 +9,12 @@ tested alone:
   every claim has a stable id and names its source, and the spec declares
   them all up front in a :class:`ClaimTable` (``ExperimentSpec.claims``);
 - ``book(metrics, config) -> [BookValue]``: the book's published numbers next to ours;
-- ``plot(metrics, config, out_dir) -> [Path]``: figures drawn from the metrics
+- ``plot(runs, config, out_dir) -> [Path]``: figures drawn from the metrics
   alone, so they can be redrawn without rerunning: a function of
-  :mod:`trainlab.plots` that the spec names directly;
+  :mod:`trainlab.plots` that the spec names directly. ``runs`` holds the
+  metrics of every seed of the run, the first seed's first; a figure shows
+  the spread over the seeds (a band, or one faint line per seed) where
+  there is more than one;
 - optionally ``artifacts(metrics, config, out_dir) -> [Path]``: data products
   (a data set, a trained model) written next to the metrics, with or without figures.
 """
@@ -40,6 +43,10 @@ class Claim:
     the seed statements it decides, as ``seed 000 (S000-01, S000-04)`` with
     the ids of :mod:`trainlab.experiments.ledger`, and/or the book section,
     figure or paper it reproduces (``book 6.1.7, figure 6-8``).
+
+    ``values`` are the numbers the verdict is decided from, by name
+    (``{"SGD final loss": 0.15, "Adam final loss": 0.03}``): over several
+    seeds the report shows each one's mean and range.
     """
 
     statement: str
@@ -47,10 +54,11 @@ class Claim:
     evidence: str
     id: str = field(kw_only=True)
     source: str = field(kw_only=True)
+    values: Mapping[str, float] = field(default_factory=dict, kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "statement": self.statement, "passed": bool(self.passed), "evidence": self.evidence,
-                "source": self.source}
+                "source": self.source, "values": {k: float(v) for k, v in self.values.items()}}
 
 
 _CLAIM_KEY = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
@@ -83,13 +91,19 @@ class ClaimTable(Mapping):
     def __len__(self) -> int:
         return len(self._sources)
 
-    def claim(self, key: str, statement: str, passed: bool, evidence: str) -> Claim:
-        """The claim ``key`` of this table, with its id and source."""
+    def claim(self, key: str, statement: str, passed: bool, evidence: str,
+              values: Mapping[str, float] | None = None) -> Claim:
+        """The claim ``key`` of this table, with its id and source, decided from ``values``."""
         claim_id = f"{self.experiment}/{key}"
         if claim_id not in self._sources:
             raise KeyError(f"experiment {self.experiment} declares no claim {key!r}; declared: "
                            f"{', '.join(self._sources)}")
-        return Claim(statement, passed, evidence, id=claim_id, source=self._sources[claim_id])
+        numbers = {}
+        for name, value in (values or {}).items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(value, "__float__"):
+                raise TypeError(f"claim {claim_id}: value {name!r} must be a number, got {value!r}")
+            numbers[str(name)] = float(value)
+        return Claim(statement, bool(passed), evidence, id=claim_id, source=self._sources[claim_id], values=numbers)
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,9 @@ class ExperimentSpec:
 
     ``config_cls`` is a frozen dataclass whose defaults are the full run;
     ``quick`` holds the overrides of ``--quick`` (small data, few steps).
+    ``seeds`` is how many seeds ``trainlab reproduce`` gives the experiment
+    when no ``--seeds`` is asked for (the cheap ones several, so that
+    ``make run`` stays within its time).
     """
 
     name: str
@@ -125,6 +142,7 @@ class ExperimentSpec:
     artifacts: Callable[[dict[str, Any], Any, Path], list[Path]] | None = None
     #: Every claim ``check`` returns, by id, with its source, in the order ``check`` returns them.
     claims: Mapping[str, str] = field(default_factory=dict)
+    seeds: int = 1
 
     def make_config(self, *, quick: bool = False, overrides: dict[str, Any] | None = None):
         """The resolved config: defaults, then the quick overrides, then the user's."""

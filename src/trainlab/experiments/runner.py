@@ -79,7 +79,7 @@ def run_experiment(name: str, out_dir: str | os.PathLike, *, quick: bool = False
             paths = spec.artifacts(result.metrics, config, folder)
             result.artifacts = [str(Path(p).relative_to(folder)) for p in paths]
         if figures:
-            paths = spec.plot(result.metrics, config, folder)
+            paths = spec.plot([result.metrics], config, folder)
             result.figures = [str(Path(p).relative_to(folder)) for p in paths]
     except DataError as e:  # e.g. Fashion-MNIST where neither its Debian package nor a network is there
         result.error = f"data not available: {e}"

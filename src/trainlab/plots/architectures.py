@@ -7,7 +7,8 @@ import numpy as np
 from trainlab.plots.style import pyplot, save
 
 
-def plot_architectures(metrics: dict, config, out_dir):
+def plot_architectures(runs: list[dict], config, out_dir):
+    metrics = runs[0]
     plt = pyplot()
     runs = metrics["runs"]
     colors = dict(zip(runs, ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple"]))

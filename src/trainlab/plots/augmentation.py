@@ -34,7 +34,8 @@ def _describe(pipeline: list[dict]) -> str:
     return " + ".join(parts)
 
 
-def plot_augmentation(metrics: dict, config, out_dir):
+def plot_augmentation(runs: list[dict], config, out_dir):
+    metrics = runs[0]
     plt = pyplot()
     paths = []
     samples = metrics["samples"]

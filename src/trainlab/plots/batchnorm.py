@@ -17,7 +17,8 @@ def _curve(ax, epochs, r: dict, style: str, color: str, label: str):
         ax.text(x, 0.5, f" diverged\n at step {r['diverged_at']}", color=color, fontsize=7)
 
 
-def plot_batchnorm(metrics: dict, config, out_dir):
+def plot_batchnorm(runs: list[dict], config, out_dir):
+    metrics = runs[0]
     plt = pyplot()
     runs = metrics["runs"]
     epochs = metrics["epochs"]

@@ -7,7 +7,8 @@ import numpy as np
 from trainlab.plots.style import pyplot, save
 
 
-def plot_bn_folding(metrics: dict, config, out_dir):
+def plot_bn_folding(runs: list[dict], config, out_dir):
+    metrics = runs[0]
     plt = pyplot()
     timing = metrics["timing"]
     cols = max(2, len(timing))

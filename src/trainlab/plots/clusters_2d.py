@@ -7,7 +7,8 @@ import numpy as np
 from trainlab.plots.style import pyplot, save
 
 
-def plot_clusters_2d(metrics: dict, config, out_dir):
+def plot_clusters_2d(runs: list[dict], config, out_dir):
+    metrics = runs[0]
     plt = pyplot()
     from matplotlib.colors import ListedColormap
 

@@ -7,7 +7,8 @@ from trainlab.plots.style import pyplot, save
 STYLE = {"CNN": ("tab:blue", "-"), "MLP": ("tab:orange", "-"), "MLP long": ("tab:orange", "--")}
 
 
-def plot_cnn_mnist(metrics: dict, config, out_dir):
+def plot_cnn_mnist(runs: list[dict], config, out_dir):
+    metrics = runs[0]
     plt = pyplot()
     runs = metrics["runs"]
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4.8))

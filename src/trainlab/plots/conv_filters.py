@@ -34,7 +34,8 @@ def _filter_grid(fig, gs, col0, filters, corr, title):
         ax.grid(False)
 
 
-def plot_conv_filters(metrics: dict, config, out_dir):
+def plot_conv_filters(runs: list[dict], config, out_dir):
+    metrics = runs[0]
     plt = pyplot()
     paths = []
     h, t = metrics["hand"], metrics["training"]

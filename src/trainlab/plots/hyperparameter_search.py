@@ -83,6 +83,7 @@ def _search_space(plt, metrics: dict, config, out_dir):
     return save(fig, out_dir, "search-space")
 
 
-def plot_hyperparameter_search(metrics: dict, config, out_dir):
+def plot_hyperparameter_search(runs: list[dict], config, out_dir):
+    metrics = runs[0]
     plt = pyplot()
     return [_best_curves(plt, metrics, config, out_dir), _search_space(plt, metrics, config, out_dir)]

@@ -42,7 +42,8 @@ def _histogram_grid(plt, metrics: dict, config, activation: str):
     return fig
 
 
-def plot_init_activations(metrics: dict, config, out_dir):
+def plot_init_activations(runs: list[dict], config, out_dir):
+    metrics = runs[0]
     plt = pyplot()
     paths = []
     for activation in metrics["runs"]:

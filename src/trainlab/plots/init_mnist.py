@@ -7,7 +7,8 @@ import math
 from trainlab.plots.style import pyplot, save
 
 
-def plot_init_mnist(metrics: dict, config, out_dir):
+def plot_init_mnist(runs: list[dict], config, out_dir):
+    metrics = runs[0]
     plt = pyplot()
     runs = metrics["runs"]
     its = metrics["curve_iterations"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from trainlab.plots.style import pyplot, save
 
 
-def plot_optimizer_mnist(metrics: dict, config, out_dir):
+def plot_optimizer_mnist(runs: list[dict], config, out_dir):
     """Loss curves (the book's four, then all) and the test accuracy of every optimizer.
 
     ``config.book_four`` names the optimizers of the book's figure 6-9.
     """
+    metrics = runs[0]
     book_four = config.book_four
     plt = pyplot()
     runs = metrics["runs"]

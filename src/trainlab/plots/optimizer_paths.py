@@ -15,7 +15,8 @@ def _contour(ax, f, xlim, ylim, levels=20):
     ax.contour(X, Y, f(np.stack([X, Y])), levels=levels, colors="0.75", linewidths=0.7)
 
 
-def plot_optimizer_paths(metrics: dict, config, out_dir):
+def plot_optimizer_paths(runs: list[dict], config, out_dir):
+    metrics = runs[0]
     plt = pyplot()
     paths = []
     runs = metrics["valley"]

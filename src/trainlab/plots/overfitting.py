@@ -20,12 +20,13 @@ def describe_technique(options: dict) -> tuple[str, str, dict[str, str]]:
     return "dropout", f"ratio {options['dropout']}, {form}", {"other form": f"with dropout ({other})"}
 
 
-def plot_overfit(metrics: dict, config, out_dir):
+def plot_overfit(runs: list[dict], config, out_dir):
     """Three panels: accuracy without the technique, with it, and the train-test gap of every run.
 
     The technique and its strength are read from the options of the "with" run;
     the figure is ``overfit-<technique>.png``.
     """
+    metrics = runs[0]
     runs = metrics["runs"]
     technique, setting, extra_labels = describe_technique(runs["with"]["options"])
     name = "overfit-" + technique.replace(" ", "-")

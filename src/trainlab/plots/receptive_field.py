@@ -7,7 +7,8 @@ import numpy as np
 from trainlab.plots.style import pyplot, save
 
 
-def plot_receptive_field(metrics: dict, config, out_dir):
+def plot_receptive_field(runs: list[dict], config, out_dir):
+    metrics = runs[0]
     plt = pyplot()
     paths = []
     stacks = metrics["stacks"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from trainlab.plots.style import pyplot, save
 
 
-def plot_vanishing_gradients(metrics: dict, config, out_dir):
+def plot_vanishing_gradients(runs: list[dict], config, out_dir):
     """One panel per activation; one line per initialisation, dashed with BatchNorm."""
+    metrics = runs[0]
     plt = pyplot()
     layers = metrics["layers"]
     dataset = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(metrics["dataset"], metrics["dataset"])

@@ -166,3 +166,24 @@ def book_loss_rows(metrics: dict, config, book_loss: dict[str, float]) -> list[B
         where += f" (measured at {at})"
     return [BookValue(f"{k}: training loss at {where}", value,
                       round(runs[k]["smoothed_loss_at_book_iteration"], 4), note) for k, value in book_loss.items()]
+
+
+# ---- thresholds declared per dataset ---------------------------------------------------
+
+
+def per_dataset(owner: str, config, name: str, table: dict):
+    """The setting ``name`` of ``config``, or when it is None the value ``table`` declares for its dataset.
+
+    A threshold that depends on the data set is a config field defaulting to
+    None plus a table ``{"mnist": ..., "fashion-mnist": ...}`` written before
+    any run (with the reason beside it), so ``--set name=value`` still
+    overrides it and nothing is fitted to a result.
+    """
+    value = getattr(config, name)
+    if value is not None:
+        return value
+    dataset = getattr(config, "dataset", "mnist")
+    if dataset not in table:
+        raise ConfigError(f"{owner}: no {name} is declared for dataset {dataset!r} (declared for "
+                          f"{', '.join(table)}); give one with --set {name}=VALUE")
+    return table[dataset]

@@ -4,8 +4,10 @@ import copy
 
 import pytest
 
+from trainlab.errors import ConfigError
 from trainlab.experiments import EXPERIMENTS, run_experiment
-from trainlab.experiments.optimizer_paths import Config, check, run
+from trainlab.experiments.optimizer_paths import CLAIMS, Config, check, run
+from trainlab.plots.optimizer_paths import plot_optimizer_paths
 
 
 @pytest.fixture(scope="module")
@@ -13,39 +15,74 @@ def metrics():
     return run(EXPERIMENTS.get("optimizer-paths").make_config(quick=True))
 
 
+def _verdicts(metrics, config=None):
+    return {c.id.split("/")[1]: c.passed for c in check(metrics, config or Config())}
+
+
 def test_quick_run_writes_metrics_and_figures(tmp_path):
     result = run_experiment("optimizer-paths", tmp_path, quick=True, log=None)
     assert result.error is None
     assert (tmp_path / "optimizer-paths" / "metrics.json").exists()
-    assert sorted(result.figures) == ["saddle-and-local-minimum.png", "valley-paths.png"]
+    assert sorted(result.figures) == ["saddle-and-local-minimum.png", "valley-paths.png", "valley-steps.png"]
+
+
+def test_plot_takes_several_seeds(metrics, tmp_path):
+    config = Config(saddle_steps=60, local_steps=60)
+    paths = plot_optimizer_paths([metrics, run(config, seed=1)], config, tmp_path)
+    assert [p.name for p in paths] == ["valley-paths.png", "valley-steps.png", "saddle-and-local-minimum.png"]
 
 
 def test_measured_claims(metrics):
-    claims = {c.statement.split(":")[0][:30]: c for c in check(metrics, Config())}
-    assert len(claims) == 5
-    zigzag = next(c for c in check(metrics, Config()) if "zig-zags" in c.statement)
-    assert zigzag.passed and "SGD 29 sign changes" in zigzag.evidence
-    saddle = next(c for c in check(metrics, Config()) if "saddle" in c.statement)
-    assert saddle.passed
-    well = next(c for c in check(metrics, Config()) if "local minimum" in c.statement)
-    assert well.passed
+    claims = check(metrics, Config())
+    assert [c.id for c in claims] == list(CLAIMS)
+    assert all(c.passed for c in claims), [c.evidence for c in claims if not c.passed]
+    assert all(c.values for c in claims)
+    zigzag = claims[0]
+    assert "SGD 29 sign changes" in zigzag.evidence and zigzag.values["SGD y sign changes"] == 29
+
+
+def test_the_seed_changes_nothing(metrics):
+    assert run(Config(saddle_steps=60, local_steps=60), seed=7) == metrics
 
 
 def test_claims_fail_when_the_numbers_say_so(metrics):
     bad = copy.deepcopy(metrics)
-    bad["valley"]["Adam"]["y_sign_changes"] = 40          # someone zig-zags more than SGD
-    bad["valley"]["Momentum"]["efficiency"] = 0.01         # and wanders
-    bad["saddle"]["momentum"]["escape_step"] = None        # momentum stuck at the saddle
-    bad["double_well"]["momentum"]["final_x"] = 1.3        # and in the local minimum
-    verdicts = {c.statement: c.passed for c in check(bad, Config())}
-    assert not any(verdicts.values())
+    v = bad["valley"]
+    v["Adam"]["y_sign_changes"] = 40                      # someone zig-zags more than SGD
+    v["Momentum"]["efficiency"] = 0.01                    # and wanders
+    v["Momentum"]["update_change"] = 2.0                  # its update reverses every step
+    v["Momentum"]["x_sign_changes"] = 1                   # its x-velocity turns
+    v["Momentum"]["x_steps_to_fraction"] = None           # never gets near x = 0
+    v["AdaGrad"]["y_step_at_fade"] = v["AdaGrad"]["y_step_first"] * 0.5   # its y-steps do not fade
+    v["AdaGrad"]["rate_y"] = v["AdaGrad"]["rate_x"] * 2   # the steep coordinate keeps the larger rate
+    v["Adam"]["swing_after_crossing"] = 3.0               # Adam swings wider than momentum
+    bad["saddle"]["momentum"]["escape_step"] = None       # momentum stuck at the saddle
+    bad["double_well"]["momentum"]["final_x"] = 1.3       # and in the local minimum
+    verdicts = _verdicts(bad)
+    assert not any(verdicts.values()), verdicts
+
+
+@pytest.mark.parametrize("key, edit", [
+    ("momentum-x-velocity-builds", lambda v: v["Momentum"].update(x_speed_peak=v["Momentum"]["x_speed_first"] * 2)),
+    ("momentum-x-velocity-builds", lambda v: v["Momentum"].update(y_sign_changes=1)),
+    ("momentum-reaches-x-sooner", lambda v: v["SGD"].update(x_steps_to_fraction=v["Momentum"]["x_steps_to_fraction"])),
+    ("adagrad-y-steps-fade", lambda v: v["SGD"].update(y_step_at_fade=0.0)),
+    ("adagrad-slows-steep-coordinate", lambda v: v["SGD"].update(final_abs_x=0.0)),
+])
+def test_each_new_claim_fails_on_its_own_numbers(metrics, key, edit):
+    bad = copy.deepcopy(metrics)
+    assert _verdicts(bad)[key]
+    edit(bad["valley"])
+    assert not _verdicts(bad)[key]
 
 
 def test_config_validation():
-    from trainlab.errors import ConfigError
-
     with pytest.raises(ConfigError):
         Config(steps=1)
+    with pytest.raises(ConfigError, match="fade_step"):
+        Config(steps=5, fade_step=10)
+    with pytest.raises(ConfigError, match="x_fraction"):
+        Config(x_fraction=1.0)
 
 
 @pytest.mark.parametrize("name", ["valley", "saddle", "double_well"])

@@ -74,7 +74,7 @@ STATEMENTS: tuple[Statement, ...] = (
          "it zig-zags.", (ZIGZAG, DIRECT)),
         ("Momentum, AdaGrad and Adam improve on this weakness of SGD.", (DIRECT,)),
         ("Momentum's term \u03b1v keeps the update from changing abruptly from one step to the next.",
-         NO_EXPERIMENT),
+         ("optimizer-paths/momentum-update-smooth",)),
         ("Momentum's path rolls like a ball in a bowl and zig-zags less than SGD's.", (ZIGZAG,)),
         ("Too small a learning rate makes training take long.", (LR_BAND,)),
         ("Too large a learning rate makes training diverge.", NO_EXPERIMENT),
@@ -160,8 +160,10 @@ STATEMENTS: tuple[Statement, ...] = (
         ("On f(x, y) = x\u00b2/20 + y\u00b2, SGD's path zig-zags sharply.", (ZIGZAG,)),
         ("Momentum's path rolls like a ball in a bowl and zig-zags less than SGD's.", (ZIGZAG,)),
         ("Under momentum the velocity along x builds up steadily (a small force of constant sign), while the "
-         "velocity along y does not settle (a large force that alternates).", NO_EXPERIMENT),
-        ("Overall, momentum approaches the minimum along x faster than SGD.", NO_EXPERIMENT),
+         "velocity along y does not settle (a large force that alternates).",
+         ("optimizer-paths/momentum-x-velocity-builds",)),
+        ("Overall, momentum approaches the minimum along x faster than SGD.",
+         ("optimizer-paths/momentum-reaches-x-sooner",)),
         ("Learning-rate decay (large steps first, smaller ones later) is an effective way to set the learning "
          "rate.", NO_EXPERIMENT),
         ("AdaGrad's updates weaken as training goes on, since it keeps adding up the squared gradients; they can "
@@ -169,11 +171,11 @@ STATEMENTS: tuple[Statement, ...] = (
         ("AdaGrad lowers the learning rate most for the elements that moved most, so the decay differs from "
          "element to element.", NO_EXPERIMENT),
         ("On the anisotropic bowl AdaGrad first moves far along y, but its learning rate along y falls fast, so "
-         "the y-steps weaken quickly.", NO_EXPERIMENT),
+         "the y-steps weaken quickly.", ("optimizer-paths/adagrad-y-steps-fade",)),
         ("AdaGrad's path zig-zags less than SGD's.", (ZIGZAG,)),
         ("Adam was proposed in 2015.", NOT_MEASURABLE + "a historical fact"),
         ("Adam's path resembles momentum's but sways less from side to side, since it adapts the learning rate.",
-         NO_EXPERIMENT),
+         ("optimizer-paths/adam-sways-less",)),
         ("No method is always best on every problem.", NOT_MEASURABLE + "a statement about every possible problem"),
         ("On MNIST, the outcome of the comparison depends on the learning rate and the network's structure.",
          NO_EXPERIMENT),
@@ -194,7 +196,7 @@ STATEMENTS: tuple[Statement, ...] = (
         ("Momentum helps against noise in the gradient.", NO_EXPERIMENT),
         ("Momentum needs twice the memory of gradient descent (one more vector per parameter).", NO_EXPERIMENT),
         ("AdaGrad lowers the learning rate of the variables with large gradients, so the other variables can "
-         "learn.", NO_EXPERIMENT),
+         "learn.", ("optimizer-paths/adagrad-slows-steep-coordinate",)),
         ("AdaGrad stops learning when training runs long.", NO_EXPERIMENT),
         ("RMSProp, an exponential average instead of AdaGrad's sum, keeps the relative learning rates but stops "
          "the accumulator from growing without bound, so it can learn longer.", NO_EXPERIMENT),

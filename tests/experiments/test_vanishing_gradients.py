@@ -1,7 +1,6 @@
 """vanishing-gradients: a quick synthetic run writes its files, and each claim decides both ways."""
 
 import copy
-import json
 
 import numpy as np
 import pytest
@@ -18,7 +17,8 @@ OVERRIDES = {"dataset": "synthetic", "n_samples": 100, "n_inits": 2}
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("exp")
-    return out / NAME, run_experiment(NAME, out, quick=True, overrides=OVERRIDES, log=None)
+    res = run_experiment(NAME, out, quick=True, overrides=OVERRIDES, log=None)
+    return next(out.iterdir()), res  # the run's one folder, whatever the runner names it
 
 
 def set_rms(net, rms, depth=10):
@@ -31,7 +31,8 @@ def set_rms(net, rms, depth=10):
 def test_quick_run_writes_metrics_and_figure(result):
     folder, r = result
     assert r.error is None
-    m = json.loads((folder / "metrics.json").read_text())["metrics"]
+    assert (folder / "metrics.json").is_file()
+    m = r.metrics
     assert m["layers"] == list(range(1, 12)) and m["n_samples"] == 100
     assert list(m["nets"]) == [label for label, *_ in NETS]
     for net in m["nets"].values():
@@ -56,8 +57,10 @@ def test_claims_hold_on_the_synthetic_run(result):
     # Vanishing at initialisation depends on the net far more than on the images.
     _, r = result
     claims = check(r.metrics, Config(**OVERRIDES))
-    assert len(claims) == 5 and all(c.passed for c in claims)
+    assert len(claims) == 6 and all(c.passed for c in claims)
     assert "0.25^9 = 4e-06" in claims[0].evidence
+    assert all(c.values for c in claims)
+    assert claims[0].values["threshold"] == 0.1
 
 
 def test_each_claim_fails_when_the_numbers_say_so(result):
@@ -70,8 +73,40 @@ def test_each_claim_fails_when_the_numbers_say_so(result):
     set_rms(nets["ReLU, He + BN"], [1e-3 * 2.0 ** (k - 9) for k in range(11)])  # BN uneven and worse
     set_rms(nets["sigmoid, std 0.01 + BN"], [1e-9] * 11)                      # BN far from the usual scale
     set_rms(nets["ReLU, std 0.01 + BN"], [1e-9] * 11)
+    bad["explode"]["ReLU, 2 x He"].update(first_to_last=5.0)               # grows, but not 10x
     verdicts = [c.passed for c in check(bad, Config(**OVERRIDES))]
-    assert verdicts == [False, False, False, False, False]
+    assert verdicts == [False, False, False, False, False, False]
+
+
+def test_explosion_needs_growth_at_every_layer_and_an_even_he_net(result):
+    _, r = result
+    config = Config(**OVERRIDES)
+    assert check(r.metrics, config)[5].passed
+    for key, value in (("smallest_step", 0.9), ("first_to_last", 8.0)):      # one layer shrinks; too little
+        bad = copy.deepcopy(r.metrics)
+        bad["explode"]["ReLU, 2 x He"][key] = value
+        assert not check(bad, config)[5].passed
+    uneven_he = copy.deepcopy(r.metrics)
+    uneven_he["explode"]["ReLU, He"]["first_to_last"] = 20.0                  # He's net grows as well
+    assert not check(uneven_he, config)[5].passed
+
+
+def test_the_exploding_gradient_doubles_per_layer(result):
+    _, r = result
+    big = np.asarray(r.metrics["explode"]["ReLU, 2 x He"]["signal_rms"])
+    steps = big[:-1] / big[1:]
+    assert len(big) == 10 and np.all((steps > 1.5) & (steps < 2.7))
+
+
+def test_figure_of_two_seeds(result, tmp_path):
+    from trainlab.plots.vanishing_gradients import plot_vanishing_gradients
+
+    _, r = result
+    other = copy.deepcopy(r.metrics)
+    for net in other["nets"].values():
+        net["rms"] = [2 * v for v in net["rms"]]
+    paths = plot_vanishing_gradients([r.metrics, other], Config(**OVERRIDES), tmp_path)
+    assert [p.name for p in paths] == ["gradient-norms.png"] and paths[0].stat().st_size > 10_000
 
 
 def test_config_validation():
@@ -79,3 +114,5 @@ def test_config_validation():
         Config(depth=1)
     with pytest.raises(ConfigError):
         Config(vanish_ratio=1.5)
+    with pytest.raises(ConfigError, match="explode_gain"):
+        Config(explode_gain=1.0)

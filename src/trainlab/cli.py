@@ -226,7 +226,17 @@ def add_reproduce_parser(subparsers) -> None:
     p.add_argument("--quick", action="store_true", help="small data and few steps (about 2 minutes in all)")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments")
     p.add_argument("--out", type=Path, default=Path("reports/latest"), help="output folder (default: reports/latest)")
-    p.add_argument("--seed", type=int, default=0, help="seed for every experiment (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="first seed of every experiment (default: 0)")
+    p.add_argument("--seeds", type=int, metavar="N",
+                   help="run every experiment with N seeds (--seed, --seed + 1, ...); a claim's verdict then "
+                        "reads 'PASS 5/5' or 'FAIL 3/5' (default: the count each experiment declares, several "
+                        "for the cheap ones)")
+    p.add_argument("--dataset", default=None, metavar="NAME[,NAME]",
+                   help="run the experiments that train on a data set on these (mnist, fashion-mnist, or "
+                        "both comma-separated: one verdict column per data set); default: each one's own")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes for the seeds and experiments (default: one per core; 1: all in "
+                        "this process)")
     p.set_defaults(func=cmd_reproduce)
 
 
@@ -234,7 +244,9 @@ def cmd_reproduce(args) -> int:
     from trainlab.experiments import reproduce
 
     start = time.perf_counter()
-    results, report = reproduce(args.only, args.out, quick=args.quick, seed=args.seed)
+    datasets = [d.strip() for d in args.dataset.split(",") if d.strip()] if args.dataset else None
+    results, report = reproduce(args.only, args.out, quick=args.quick, seed=args.seed, seeds=args.seeds,
+                                datasets=datasets, workers=args.workers)
     errors = [r.name for r in results if r.error and not r.missing_data]
     missing = [r.name for r in results if r.missing_data]
     shown = sum(r.passed for r in results)
@@ -258,7 +270,11 @@ def add_exp_parser(subparsers) -> None:
                    help="override a setting; repeatable")
     p.add_argument("--quick", action="store_true", help="start from the quick settings")
     p.add_argument("--out", type=Path, default=Path("reports/exp"), help="output folder (default: reports/exp)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="the (first) seed (default: 0)")
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="run N seeds (--seed, --seed + 1, ...) in worker processes; verdicts read 'PASS 5/5' "
+                        "(default: 1)")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes for the seeds (default: one per core)")
     p.add_argument("--no-figures", action="store_true", help="compute the numbers only")
     p.add_argument("--show-config", action="store_true", help="print the resolved settings and exit")
     p.set_defaults(func=cmd_exp)
@@ -276,13 +292,16 @@ def cmd_exp(args) -> int:
     from trainlab.process import runtime
 
     with runtime(keep_freed_memory=True):
-        result = run_experiment(spec.name, args.out, quick=args.quick, seed=args.seed, overrides=overrides,
-                                figures=not args.no_figures)
+        result = run_experiment(spec.name, args.out, quick=args.quick, seed=args.seed, seeds=args.seeds,
+                                overrides=overrides, figures=not args.no_figures, workers=args.workers)
     for claim in result.claims:
-        print(f"  [{'PASS' if claim.passed else 'FAIL'}] {claim.statement}\n         {claim.evidence}")
+        verdict = claim.verdict if claim.n > 1 else ("PASS" if claim.passed else "FAIL")
+        print(f"  [{verdict}] {claim.statement}\n         {claim.evidence}")
+        if claim.n > 1 and claim.values:
+            print(f"         over {claim.n} seeds: {claim.spread_text()}")
     for row in result.book:
-        print(f"  {row.quantity}: book {row.book}, measured {row.measured}")
-    print(f"wrote {args.out / spec.name}")
+        print(f"  {row.quantity}: book {row.book}, measured {row.measured_text()}")
+    print(f"wrote {args.out / result.folder}")
     return 1 if result.error else 0
 
 

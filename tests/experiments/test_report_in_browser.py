@@ -64,17 +64,17 @@ def report_page(tmp_path_factory):
 def test_report_renders_without_errors(report_page, tmp_path):
     results, page = report_page
     images, broken, errors, messages = _open_in_chromium(page, tmp_path)
-    assert images == len(results[0].figures) == 2
+    assert images == len(results[0].figures) >= 2
     assert broken == 0
     assert errors == 0, messages
 
 
 def test_the_check_notices_a_broken_figure_and_a_script_error(report_page, tmp_path):
     """Negative control: the same check on a damaged page must report the damage."""
-    _, page = report_page
+    results, page = report_page
     damaged = page.replace("data:image/png;base64,", "data:image/png;base64,AAAA", 1)
     damaged = damaged.replace("</body>", "<script>undefinedFunction();</script></body>")
     images, broken, errors, messages = _open_in_chromium(damaged, tmp_path)
-    assert (images, broken) == (2, 1), messages
+    assert (images, broken) == (len(results[0].figures), 1), messages
     # The broken image fires an error event too, so two errors: the image and the script.
     assert errors == 2 and "undefinedFunction" in messages

@@ -22,7 +22,7 @@ def load_run(folder) -> tuple[list[ExperimentResult], str]:
     results = load_results(folder)
     if not results:
         return results, ""
-    stamps = sorted((folder / r.name / "metrics.json").stat().st_mtime for r in results)
+    stamps = sorted((folder / r.folder / "metrics.json").stat().st_mtime for r in results)
     fmt = "%Y-%m-%d %H:%M UTC"
     first, last = (time.strftime(fmt, time.gmtime(t)) for t in (stamps[0], stamps[-1]))
     written = first if first == last else f"{first} to {last[11:] if first[:10] == last[:10] else last}"

@@ -1,39 +1,79 @@
-"""Run experiments, save their numbers and figures, and write one HTML report."""
+"""Run experiments over one or several seeds and data sets, save their numbers and figures, write one report.
+
+One experiment run is a *job* per seed (``spec.run(config, seed)``); its
+claims are checked seed by seed and gathered into k/N verdicts
+(:mod:`trainlab.experiments.verdicts`); figures are drawn once from the
+metrics of every seed. With more than one job, the jobs go to worker
+processes (one per core, each inside its own :func:`trainlab.process.runtime`
+with the cores shared out), since most experiments train networks too small
+to keep two cores busy on their own.
+
+Each run writes ``out/<folder>/metrics.json``: the folder is the
+experiment's name, or ``<name>--<dataset>`` when it runs on another data set
+than its default (``reproduce --dataset fashion-mnist``).
+"""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import time
 import traceback
-from dataclasses import dataclass, field
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 import trainlab.process
 from trainlab import __version__
-from trainlab.fileio import atomic_write_text
-from trainlab.errors import DataError
-from trainlab.experiments.base import EXPERIMENTS, BookValue, Claim, config_to_dict
+from trainlab.errors import ConfigError, DataError
+from trainlab.experiments.base import EXPERIMENTS, BookValue, Claim, ExperimentSpec, config_to_dict
 from trainlab.experiments.report import write_report
+from trainlab.experiments.verdicts import BookSpread, SeedVerdict, book_over_seeds, over_seeds
+from trainlab.fileio import atomic_write_text
+
+#: What ``reproduce`` gives ``--dataset``: every data set an experiment's ``dataset`` setting takes.
+DATASETS = ("mnist", "fashion-mnist")
+
+
+@dataclass
+class SeedRun:
+    """One seed of one experiment: its metrics and the claims and book values checked on them."""
+
+    seed: int
+    metrics: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str | None = None
+    missing_data: bool = False
+    claims: list[Claim] = field(default_factory=list)
+    book: list[BookValue] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seed": self.seed, "seconds": self.seconds, "error": self.error, "missing_data": self.missing_data,
+                "claims": [c.to_dict() for c in self.claims], "metrics": self.metrics}
 
 
 @dataclass
 class ExperimentResult:
-    """Everything one run produced; ``error`` is set when the run raised."""
+    """Everything one experiment's run produced over its seeds; ``error`` is set when a seed raised."""
 
     name: str
     title: str
     summary: str
     config: dict[str, Any]
-    seed: int
     quick: bool
-    metrics: dict[str, Any] = field(default_factory=dict)
-    claims: list[Claim] = field(default_factory=list)
-    book: list[BookValue] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    #: The data set the run used (its ``dataset`` setting), None for experiments without one.
+    dataset: str | None = None
+    #: The folder under the output folder that holds its metrics and figures.
+    folder: str = ""
+    runs: list[SeedRun] = field(default_factory=list)
+    claims: list[SeedVerdict] = field(default_factory=list)
+    book: list[BookSpread] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
     artifacts: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -41,60 +81,212 @@ class ExperimentResult:
     #: True when the run stopped because its data set is not on this machine (see ``trainlab data fetch``).
     missing_data: bool = False
 
+    def __post_init__(self):
+        self.folder = self.folder or self.name
+
+    @property
+    def seed(self) -> int:
+        """The first seed (the one single-seed figures and evidence come from)."""
+        return self.seeds[0]
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The first seed's metrics."""
+        return self.runs[0].metrics if self.runs else {}
+
     @property
     def passed(self) -> bool:
+        """No error, and every claim held in every seed."""
         return self.error is None and all(c.passed for c in self.claims)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "title": self.title, "summary": self.summary, "config": self.config,
-            "seed": self.seed, "quick": self.quick, "seconds": self.seconds, "error": self.error,
-            "missing_data": self.missing_data,
+            "dataset": self.dataset, "seeds": self.seeds, "quick": self.quick, "seconds": self.seconds,
+            "error": self.error, "missing_data": self.missing_data,
             "claims": [c.to_dict() for c in self.claims], "book": [b.to_dict() for b in self.book],
-            "figures": self.figures, "artifacts": self.artifacts, "metrics": self.metrics,
+            "figures": self.figures, "artifacts": self.artifacts,
             "environment": {"trainlab": __version__, "numpy": np.__version__, "python": platform.python_version()},
+            "runs": [r.to_dict() for r in self.runs],
         }
 
 
-def run_experiment(name: str, out_dir: str | os.PathLike, *, quick: bool = False, seed: int = 0,
-                   overrides: dict[str, Any] | None = None, figures: bool = True,
-                   log=print) -> ExperimentResult:
-    """Run one experiment into ``out_dir/<name>/``: ``metrics.json`` and its PNG figures.
+# ---- what to run ----------------------------------------------------------------------
 
-    A failing run is recorded (``error``) rather than raised, so one broken
-    experiment does not cost the others; configuration errors still raise.
+
+@dataclass(frozen=True)
+class Plan:
+    """One experiment to run: its settings, seeds and folder (the config is resolved, so checked, up front)."""
+
+    name: str
+    quick: bool
+    overrides: dict[str, Any]
+    seeds: tuple[int, ...]
+    folder: str
+
+    @property
+    def spec(self) -> ExperimentSpec:
+        return EXPERIMENTS.get(self.name)
+
+    def config(self):
+        return self.spec.make_config(quick=self.quick, overrides=self.overrides)
+
+
+def plan(name: str, *, quick: bool = False, seeds: int | Sequence[int] = 1, seed: int = 0,
+         dataset: str | None = None, overrides: dict[str, Any] | None = None) -> Plan:
+    """What ``run_experiment``/``reproduce`` will run for ``name``; raises ConfigError for bad settings.
+
+    ``seeds`` is a count (seeds ``seed, seed + 1, ...``) or the seeds
+    themselves; ``dataset`` sets the experiment's ``dataset`` setting (an
+    experiment without one ignores it).
     """
     spec = EXPERIMENTS.get(name)
+    values = dict(overrides or {})
+    folder = spec.name
+    if has_dataset(spec):
+        if dataset is not None:
+            values.setdefault("dataset", dataset)
+        chosen_set = spec.make_config(quick=quick, overrides=values).dataset
+        if chosen_set != spec.make_config(quick=quick).dataset:
+            folder = f"{spec.name}--{chosen_set}"
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ConfigError(f"seeds must be at least 1, got {seeds}")
+        chosen = tuple(range(seed, seed + seeds))
+    else:
+        chosen = tuple(int(s) for s in seeds)
+        if not chosen or len(set(chosen)) != len(chosen):
+            raise ConfigError(f"seeds must be distinct and at least one, got {list(seeds)}")
+    result = Plan(spec.name, quick, values, chosen, folder)
+    result.config()  # bad settings raise here, before anything runs
+    return result
+
+
+def has_dataset(spec: ExperimentSpec) -> bool:
+    """Whether the experiment trains or measures on a data set it can be told (a ``dataset`` setting)."""
+    return any(f.name == "dataset" for f in fields(spec.config_cls))
+
+
+# ---- running seeds ----------------------------------------------------------------------
+
+
+def run_seed(name: str, quick: bool, overrides: dict[str, Any], seed: int) -> SeedRun:
+    """Run one seed of one experiment; a failure is recorded in the SeedRun, not raised."""
+    spec = EXPERIMENTS.get(name)
     config = spec.make_config(quick=quick, overrides=overrides)
-    folder = Path(out_dir) / spec.name
-    folder.mkdir(parents=True, exist_ok=True)
-    result = ExperimentResult(spec.name, spec.title, spec.summary, config_to_dict(config), seed, quick)
+    run = SeedRun(seed)
     start = time.perf_counter()
     try:
-        result.metrics = spec.run(config, seed=seed)
-        result.claims = list(spec.check(result.metrics, config))
-        _check_declared(spec, result.claims)
-        result.book = list(spec.book(result.metrics, config))
-        if spec.artifacts is not None:
-            paths = spec.artifacts(result.metrics, config, folder)
-            result.artifacts = [str(Path(p).relative_to(folder)) for p in paths]
-        if figures:
-            paths = spec.plot([result.metrics], config, folder)
-            result.figures = [str(Path(p).relative_to(folder)) for p in paths]
+        run.metrics = spec.run(config, seed=seed)
     except DataError as e:  # e.g. Fashion-MNIST where neither its Debian package nor a network is there
-        result.error = f"data not available: {e}"
-        result.missing_data = True
+        run.error, run.missing_data = f"data not available: {e}", True
     except Exception as e:  # recorded in the report with its traceback
+        run.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}"
+    run.seconds = time.perf_counter() - start
+    return run
+
+
+def _run_seed_in_worker(threads: int, name: str, quick: bool, overrides: dict[str, Any], seed: int) -> SeedRun:
+    with trainlab.process.runtime(threads=threads, keep_freed_memory=True):
+        return run_seed(name, quick, overrides, seed)
+
+
+def _workers(jobs: int, workers: int | None) -> int:
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}")
+    return max(1, min(workers, jobs))
+
+
+def run_plans(plans: Sequence[Plan], out_dir: str | os.PathLike, *, workers: int | None = None,
+              figures: bool = True, log=print) -> list[ExperimentResult]:
+    """Run every seed of every plan and finish each experiment as soon as its last seed is in.
+
+    One job in all runs here, in the caller's runtime; more go to ``workers``
+    processes (default: one per core), each with the cores shared out.
+    """
+    out = Path(out_dir)
+    jobs = [(i, seed) for i, p in enumerate(plans) for seed in p.seeds]
+    done: dict[int, dict[int, SeedRun]] = {i: {} for i in range(len(plans))}
+    results: dict[int, ExperimentResult] = {}
+
+    def land(i: int, run: SeedRun) -> None:
+        done[i][run.seed] = run
+        if len(done[i]) == len(plans[i].seeds):
+            results[i] = finish(plans[i], [done[i][s] for s in plans[i].seeds], out, figures=figures, log=log)
+
+    n_workers = _workers(len(jobs), workers)
+    if n_workers == 1:
+        for i, seed in jobs:
+            p = plans[i]
+            land(i, run_seed(p.name, p.quick, p.overrides, seed))
+        return [results[i] for i in range(len(plans))]
+    threads = max(1, (os.cpu_count() or 1) // n_workers)
+    context = multiprocessing.get_context("spawn")  # no fork of a process that holds threads
+    with ProcessPoolExecutor(n_workers, mp_context=context) as pool:
+        pending = {}
+        for i, seed in jobs:
+            p = plans[i]
+            future = pool.submit(_run_seed_in_worker, threads, p.name, p.quick, p.overrides, seed)
+            pending[future] = i
+        while pending:
+            finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                i = pending.pop(future)
+                land(i, future.result())
+    return [results[i] for i in range(len(plans))]
+
+
+def finish(p: Plan, runs: list[SeedRun], out: Path, *, figures: bool = True, log=print) -> ExperimentResult:
+    """Check each seed's claims, gather the verdicts, draw the figures, write ``metrics.json``.
+
+    ``seconds`` of the result is the time of its seeds' runs, added up (they
+    may have run side by side), plus this checking and drawing.
+    """
+    start = time.perf_counter()
+    spec = p.spec
+    config = p.config()
+    folder = out / p.folder
+    folder.mkdir(parents=True, exist_ok=True)
+    result = ExperimentResult(spec.name, spec.title, spec.summary, config_to_dict(config), p.quick,
+                              seeds=list(p.seeds), dataset=getattr(config, "dataset", None), folder=p.folder,
+                              runs=runs)
+    try:
+        for run in runs:
+            if run.error is None:
+                run.claims = list(spec.check(run.metrics, config))
+                _check_declared(spec, run.claims)
+                run.book = list(spec.book(run.metrics, config))
+        ok = [r for r in runs if r.error is None]
+        result.claims = over_seeds([r.seed for r in ok], [r.claims for r in ok])
+        result.book = book_over_seeds([r.book for r in ok])
+        if ok and spec.artifacts is not None:
+            paths = spec.artifacts(ok[0].metrics, config, folder)
+            result.artifacts = [str(Path(x).relative_to(folder)) for x in paths]
+        if ok and figures:
+            paths = spec.plot([r.metrics for r in ok], config, folder)
+            result.figures = [str(Path(x).relative_to(folder)) for x in paths]
+    except Exception as e:  # a broken check or figure is recorded like a broken run
         result.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}"
-    result.seconds = time.perf_counter() - start
+    failed = [r for r in runs if r.error is not None]
+    if failed and result.error is None:
+        result.error = "; ".join(f"seed {r.seed}: {r.error}" for r in failed)
+        result.missing_data = all(r.missing_data for r in failed)
+    result.seconds = sum(r.seconds for r in runs) + time.perf_counter() - start
     atomic_write_text(folder / "metrics.json", json.dumps(result.to_dict(), indent=1, default=_json_default))
     if log is not None:
-        verdict = "ERROR" if result.error else ("PASS" if result.passed else "FAIL")
-        claims = sum(c.passed for c in result.claims)
-        log(f"{spec.name:<24} {verdict:<5} {claims}/{len(result.claims)} claims  {result.seconds:6.1f} s")
+        log(_log_line(result))
         if result.error:
             log("  " + result.error.splitlines()[0])
     return result
+
+
+def _log_line(result: ExperimentResult) -> str:
+    verdict = "ERROR" if result.error else ("PASS" if result.passed else "FAIL")
+    shown = sum(c.passed for c in result.claims)
+    seeds = f"{len(result.seeds)} seed{'s' if len(result.seeds) > 1 else ''}"
+    return f"{result.folder:<34} {verdict:<5} {shown}/{len(result.claims)} claims  {seeds:<8} {result.seconds:6.1f} s"
 
 
 def _check_declared(spec, claims: list[Claim]) -> None:
@@ -105,21 +297,52 @@ def _check_declared(spec, claims: list[Claim]) -> None:
                            f"{declared}")
 
 
+# ---- the two entry points ------------------------------------------------------------------
+
+
+def run_experiment(name: str, out_dir: str | os.PathLike, *, quick: bool = False, seed: int = 0,
+                   seeds: int | Sequence[int] = 1, dataset: str | None = None,
+                   overrides: dict[str, Any] | None = None, figures: bool = True, workers: int | None = None,
+                   log=print) -> ExperimentResult:
+    """Run one experiment into ``out_dir/<folder>/``: ``metrics.json`` and its PNG figures.
+
+    A failing run is recorded (``error``) rather than raised, so one broken
+    seed does not cost the others; configuration errors still raise.
+    """
+    p = plan(name, quick=quick, seeds=seeds, seed=seed, dataset=dataset, overrides=overrides)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return run_plans([p], out_dir, workers=workers, figures=figures, log=log)[0]
+
+
 def reproduce(names: Iterable[str] | None, out_dir: str | os.PathLike, *, quick: bool = False, seed: int = 0,
+              seeds: int | None = None, datasets: Sequence[str] | None = None, workers: int | None = None,
               log=print) -> tuple[list[ExperimentResult], Path]:
     """Run the named experiments (all when None) and write ``out_dir/report.html``.
 
-    The whole run is one :func:`trainlab.process.runtime` block: trainlab's
-    threads, BLAS held to one thread while they split the work, and freed
-    memory kept for the next training step; all restored when it ends.
+    ``seeds`` gives every experiment that many seeds (from ``seed`` on);
+    None gives each the count its spec declares (``ExperimentSpec.seeds``,
+    what ``make run`` affords). ``datasets`` runs every experiment that has a
+    ``dataset`` setting once per data set named (experiments without one run
+    once); None keeps each experiment's own. The runs of one job are in this
+    process's :func:`trainlab.process.runtime`; more jobs go to worker
+    processes (``workers``, default one per core).
     """
-    names = list(names) if names else EXPERIMENTS.names_in_order()
-    names = [EXPERIMENTS.canonical(n) for n in names]
+    names = [EXPERIMENTS.canonical(n) for n in (list(names) if names else EXPERIMENTS.names_in_order())]
+    for d in datasets or ():
+        if d not in DATASETS:
+            raise ConfigError(f"unknown dataset {d!r}; valid: {', '.join(DATASETS)}")
+    plans = []
+    for i, d in enumerate(datasets or [None]):
+        for n in names:
+            spec = EXPERIMENTS.get(n)
+            if i > 0 and not has_dataset(spec):
+                continue  # nothing changes with the data set: it ran once already
+            plans.append(plan(n, quick=quick, seeds=spec.seeds if seeds is None else seeds, seed=seed, dataset=d))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with trainlab.process.runtime(keep_freed_memory=True):
-        results = [run_experiment(n, out, quick=quick, seed=seed, log=log) for n in names]
-    report = write_report(results, out, quick=quick, seed=seed)
+        results = run_plans(plans, out, workers=workers, log=log)
+    report = write_report(results, out, quick=quick)
     return results, report
 
 
@@ -133,29 +356,48 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def load_results(out_dir: str | os.PathLike) -> list[ExperimentResult]:
-    """The results of a finished run from its ``<name>/metrics.json`` files, claims re-decided.
+# ---- a finished run, read back ----------------------------------------------------------------
 
-    Each experiment's ``check`` (and ``book``) decides again from the saved
-    metrics and configuration, so the claims carry the ids and sources of
-    this version even where the run was written by an earlier one. In the
-    order of the book; folders of unknown experiments are left out.
+
+def load_results(out_dir: str | os.PathLike) -> list[ExperimentResult]:
+    """The results of a finished run from its ``<folder>/metrics.json`` files, claims re-decided.
+
+    Each experiment's ``check`` (and ``book``) decides again from each seed's
+    saved metrics and configuration, so the claims carry the ids and sources
+    of this version even where the run was written by an earlier one (also
+    the single-seed files of earlier versions). In the order of the book, each
+    experiment's default data set first; folders of unknown experiments are
+    left out.
     """
     out = Path(out_dir)
     results = []
     for name in EXPERIMENTS.names_in_order():
-        path = out / name / "metrics.json"
-        if not path.exists():
-            continue
-        saved = json.loads(path.read_text())
-        spec = EXPERIMENTS.get(name)
-        result = ExperimentResult(
-            spec.name, spec.title, spec.summary, saved["config"], saved["seed"], saved["quick"],
-            metrics=saved["metrics"], figures=saved.get("figures", []), artifacts=saved.get("artifacts", []),
-            seconds=saved.get("seconds", 0.0), error=saved.get("error"), missing_data=saved.get("missing_data", False))
-        if result.error is None:
-            config = spec.make_config(overrides=saved["config"])
-            result.claims = list(spec.check(result.metrics, config))
-            result.book = list(spec.book(result.metrics, config))
-        results.append(result)
+        folders = [out / name] + sorted(out.glob(f"{name}--*"))
+        for folder in folders:
+            path = folder / "metrics.json"
+            if path.is_file():
+                results.append(_load_one(name, folder.name, json.loads(path.read_text())))
     return results
+
+
+def _load_one(name: str, folder: str, saved: dict) -> ExperimentResult:
+    spec = EXPERIMENTS.get(name)
+    if "runs" in saved:
+        runs = [SeedRun(r["seed"], r.get("metrics") or {}, r.get("seconds", 0.0), r.get("error"),
+                        r.get("missing_data", False)) for r in saved["runs"]]
+    else:  # one seed, as earlier versions wrote it
+        runs = [SeedRun(saved["seed"], saved.get("metrics") or {}, saved.get("seconds", 0.0), saved.get("error"),
+                        saved.get("missing_data", False))]
+    config = spec.make_config(overrides=saved["config"])
+    result = ExperimentResult(spec.name, spec.title, spec.summary, saved["config"], saved["quick"],
+                              seeds=[r.seed for r in runs], dataset=getattr(config, "dataset", None), folder=folder,
+                              runs=runs, figures=saved.get("figures", []), artifacts=saved.get("artifacts", []),
+                              seconds=saved.get("seconds", 0.0), error=saved.get("error"),
+                              missing_data=saved.get("missing_data", False))
+    ok = [r for r in runs if r.error is None]
+    for r in ok:
+        r.claims = list(spec.check(r.metrics, config))
+        r.book = list(spec.book(r.metrics, config))
+    result.claims = over_seeds([r.seed for r in ok], [r.claims for r in ok])
+    result.book = book_over_seeds([r.book for r in ok])
+    return result

@@ -232,7 +232,7 @@ STATEMENTS: tuple[Statement, ...] = (
     *_statements(
         "004",
         ("Gradients can vanish during training.", (SIGMOID_VANISHES,)),
-        ("Gradients can explode during training.", NO_EXPERIMENT),
+        ("Gradients can explode during training.", ("vanishing-gradients/gradients-explode",)),
         ("The larger and more complex the model, the slower training becomes.", NO_EXPERIMENT),
         ("The more complex the model, the greater the risk of overfitting.", NO_EXPERIMENT),
         ("SGD is inefficient on some problems: on f(x, y) = x\u00b2/20 + y\u00b2 it zig-zags.", (ZIGZAG, DIRECT)),
@@ -259,19 +259,31 @@ PASS, FAIL, ERROR, NO_DATA, NOT_RUN = "PASS", "FAIL", "ERROR", "no data", "not r
 
 
 def claim_verdicts(results: Iterable) -> dict[str, str]:
-    """Claim id -> PASS or FAIL for the claims of ``results`` (ExperimentResults of one run).
+    """Claim id -> verdict for the claims of ``results`` (ExperimentResults of one run, one data set).
 
-    An experiment whose run raised has no claims; its name maps to ERROR
-    (or "no data" when its data set was missing), which :func:`verdict_of`
-    gives every claim of it.
+    A verdict over several seeds reads ``"PASS 5/5"`` or ``"FAIL 3/5"``
+    (:class:`trainlab.experiments.verdicts.SeedVerdict`); a plain claim
+    ``PASS`` or ``FAIL``. An experiment whose run raised maps its name to
+    ERROR (or "no data" when its data set was missing), which
+    :func:`verdict_of` gives every claim of it that no seed decided.
     """
     out: dict[str, str] = {}
     for result in results:
         if result.error:
             out[result.name] = NO_DATA if getattr(result, "missing_data", False) else ERROR
         for claim in result.claims:
-            out[claim.id] = PASS if claim.passed else FAIL
+            out[claim.id] = getattr(claim, "verdict", None) or (PASS if claim.passed else FAIL)
     return out
+
+
+def is_pass(verdict: str) -> bool:
+    """``PASS`` or ``PASS k/k``: held (in every seed run)."""
+    return verdict == PASS or verdict.startswith(PASS + " ") and not verdict.startswith(PASS + " so far")
+
+
+def is_fail(verdict: str) -> bool:
+    """``FAIL`` or ``FAIL k/N``: did not hold in at least one seed."""
+    return verdict == FAIL or verdict.startswith(FAIL + " ")
 
 
 def verdict_of(claim_id: str, verdicts: Mapping[str, str]) -> str:
@@ -280,28 +292,47 @@ def verdict_of(claim_id: str, verdicts: Mapping[str, str]) -> str:
 
 
 def statement_verdict(statement: Statement, verdicts: Mapping[str, str]) -> str:
-    """PASS when every deciding claim passed, FAIL when one failed; otherwise how far the run got."""
+    """PASS when every deciding claim held (in every seed), FAIL when one did not; else how far the run got."""
     if statement.reason is not None:
         return NO_EXPERIMENT if statement.reason == NO_EXPERIMENT else "not measurable"
     found = [verdict_of(c, verdicts) for c in statement.claims]
-    if FAIL in found:
+    if any(is_fail(v) for v in found):
         return FAIL
-    if all(v == PASS for v in found):
+    held = sum(is_pass(v) for v in found)
+    if held == len(found):
         return PASS
-    if PASS in found:
-        return f"PASS so far ({found.count(PASS)} of {len(found)} claims run)"
+    if held:
+        return f"PASS so far ({held} of {len(found)} claims run)"
     for state in (ERROR, NO_DATA):
         if state in found:
             return state
     return NOT_RUN
 
 
-def _as_verdicts(results) -> dict[str, str]:
+def verdict_groups(results) -> list[tuple[str | None, dict[str, str]]]:
+    """The verdicts of ``results`` per data set: ``[(dataset, claim id -> verdict), ...]``.
+
+    ``results`` is a run's ExperimentResults (grouped by their ``dataset``;
+    experiments without one count in every group), a mapping claim id ->
+    verdict (one unnamed group), a mapping dataset -> such a mapping, or
+    None (one empty group).
+    """
     if results is None:
-        return {}
+        return [(None, {})]
     if isinstance(results, Mapping):
-        return dict(results)
-    return claim_verdicts(results)
+        if results and all(isinstance(v, Mapping) for v in results.values()):
+            return [(d, dict(v)) for d, v in results.items()]
+        return [(None, dict(results))]
+    results = list(results)
+    datasets = list(dict.fromkeys(r.dataset for r in results if getattr(r, "dataset", None)))
+    if len(datasets) < 2:
+        return [(datasets[0] if datasets else None, claim_verdicts(results))]
+    return [(d, claim_verdicts(r for r in results if getattr(r, "dataset", None) in (d, None))) for d in datasets]
+
+
+def _as_verdicts(results) -> dict[str, str]:
+    """The verdicts of the first data set of ``results`` (see :func:`verdict_groups`)."""
+    return verdict_groups(results)[0][1]
 
 
 def registered_claims() -> dict[str, str]:
@@ -320,8 +351,14 @@ def deciders(claim_id: str) -> list[str]:
 
 
 def counts(results=None) -> dict[str, int]:
-    """How many statements are decided by claims, have no experiment yet, are not measurable; and verdicts."""
-    verdicts = _as_verdicts(results)
+    """How many statements are decided by claims, have no experiment yet, are not measurable; and verdicts.
+
+    ``pass`` and ``fail`` count the statements of the first data set of ``results``.
+    """
+    return _counts(_as_verdicts(results))
+
+
+def _counts(verdicts: Mapping[str, str]) -> dict[str, int]:
     decided = [s for s in STATEMENTS if s.reason is None]
     found = [statement_verdict(s, verdicts) for s in decided]
     return {"statements": len(STATEMENTS), "decided": len(decided),
@@ -330,12 +367,26 @@ def counts(results=None) -> dict[str, int]:
             "pass": found.count(PASS), "fail": found.count(FAIL)}
 
 
-def _summary(results) -> str:
-    n = counts(results)
+def _summary(groups) -> str:
+    n = _counts(groups[0][1])
     per_seed = ", ".join(f"{seed}: {sum(s.seed == seed for s in STATEMENTS)}" for seed in SEEDS)
+    tallies = []
+    for dataset, verdicts in groups:
+        g = _counts(verdicts)
+        tallies.append(f"{g['pass']} PASS, {g['fail']} FAIL" + (f" on {dataset}" if len(groups) > 1 else ""))
     return (f"{n['statements']} statements ({per_seed}): {n['decided']} decided by experiment claims "
-            f"({n['pass']} PASS, {n['fail']} FAIL in this run), {n['no_experiment']} with no experiment yet, "
+            f"({'; '.join(tallies)} in this run), {n['no_experiment']} with no experiment yet, "
             f"{n['not_measurable']} not measurable.")
+
+
+def _column(dataset: str | None, groups) -> str:
+    return "verdict" if len(groups) == 1 else f"verdict, {dataset}"
+
+
+def _claim_cell(claim_id: str, groups) -> str:
+    if len(groups) == 1:
+        return verdict_of(claim_id, groups[0][1])
+    return ", ".join(f"{d} {verdict_of(claim_id, v)}" for d, v in groups)
 
 
 # ---- markdown ------------------------------------------------------------------------
@@ -349,85 +400,116 @@ def _md(text: str) -> str:
 
 
 def render_markdown(results=None, *, run: str | None = None) -> str:
-    """``docs/claims.md``: the ledger with each statement's verdict in ``results``, then every claim's source.
+    """``docs/claims.md``: the ledger with each statement's verdicts in ``results``, then every claim's source.
 
-    ``results`` is the ExperimentResults of one run, or a mapping claim id ->
-    verdict as :func:`claim_verdicts` gives; ``None`` renders "not run"
-    everywhere. ``run`` says which run the verdicts come from.
+    ``results`` is what :func:`verdict_groups` takes (a run's results, or
+    verdicts by claim id, or by data set and claim id); ``None`` renders
+    "not run" everywhere. ``run`` says which run the verdicts come from. A
+    run on two data sets gets one verdict column per data set.
     """
-    verdicts = _as_verdicts(results)
+    groups = verdict_groups(results)
+    columns = [_column(d, groups) for d, _ in groups]
     lines = [
         MARKDOWN_TITLE, "",
         "Every statement of the five seed files (000 to 004, study notes on "
         "chapters 6-8 of *Deep Learning from Scratch*) that a measurement could decide, in English, with the "
         "experiment claims that decide it, or why nothing does. A statement passes when all of its claims "
-        "pass. Written by `trainlab.experiments.ledger.render_markdown`; the statements live in "
-        "`src/trainlab/experiments/ledger.py`, the claims in the experiments' `ClaimTable`s.", "",
+        "pass; a claim run over several seeds passes only when it holds in every seed (`PASS 5/5`; "
+        "`FAIL 3/5` held in 3 of 5). Written by `trainlab.experiments.ledger.render_markdown`; the statements "
+        "live in `src/trainlab/experiments/ledger.py`, the claims in the experiments' `ClaimTable`s.", "",
         RUN_PREFIX + (run or "no run (every claim is \"not run\")."), "",
-        _summary(verdicts), "",
-        "| id | seed | statement | decided by | verdict |",
-        "|---|---|---|---|---|",
+        _summary(groups), "",
+        "| id | seed | statement | decided by | " + " | ".join(columns) + " |",
+        "|---|---|---|---|" + "---|" * len(columns),
     ]
     for s in STATEMENTS:
-        decided = (", ".join(f"`{c}` ({verdict_of(c, verdicts)})" for c in s.claims) if s.claims
+        decided = (", ".join(f"`{c}` ({_claim_cell(c, groups)})" for c in s.claims) if s.claims
                    else _md(s.reason or ""))
-        lines.append(f"| {s.id} | {s.seed} | {_md(s.text)} | {decided} | {statement_verdict(s, verdicts)} |")
+        verdicts = " | ".join(statement_verdict(s, v) for _, v in groups)
+        lines.append(f"| {s.id} | {s.seed} | {_md(s.text)} | {decided} | {verdicts} |")
     lines += ["", "## Every claim and its source", "",
               "Each claim of each experiment, the seed statements or book sections it comes from, and its verdict "
               "in the same run.", "",
-              "| claim | source | verdict |", "|---|---|---|"]
+              "| claim | source | " + " | ".join(columns) + " |", "|---|---|" + "---|" * len(columns)]
     for claim_id, source in registered_claims().items():
-        lines.append(f"| `{claim_id}` | {_md(source)} | {verdict_of(claim_id, verdicts)} |")
+        verdicts = " | ".join(verdict_of(claim_id, v) for _, v in groups)
+        lines.append(f"| `{claim_id}` | {_md(source)} | {verdicts} |")
     return "\n".join(lines) + "\n"
 
 
-def verdicts_from_markdown(text: str) -> tuple[dict[str, str], str | None]:
-    """The claim verdicts and the run description a page written by :func:`render_markdown` states."""
-    verdicts: dict[str, str] = {}
+def verdicts_from_markdown(text: str):
+    """The claim verdicts and the run description a page written by :func:`render_markdown` states.
+
+    The verdicts are a mapping claim id -> verdict, or for a page with one
+    column per data set a mapping dataset -> (claim id -> verdict).
+    """
     run = None
+    datasets: list[str | None] = [None]
+    found: list[dict[str, str]] = [{}]
     in_claims = False
     for line in text.splitlines():
         if line.startswith(RUN_PREFIX) and run is None:
             run = line[len(RUN_PREFIX):]
         elif line.startswith("## Every claim"):
             in_claims = True
+        elif in_claims and line.startswith("| claim | source |"):
+            heads = [c.strip() for c in line.strip("|").split(" | ")][2:]
+            datasets = [None] if heads == ["verdict"] else [h.split(", ", 1)[1] for h in heads]
+            found = [{} for _ in datasets]
         elif in_claims and line.startswith("| `"):
             cells = [c.strip() for c in line.strip("|").split(" | ")]
-            verdicts[cells[0].strip("`")] = cells[-1]
-    return {k: v for k, v in verdicts.items() if v != NOT_RUN}, run
+            for i, verdict in enumerate(cells[-len(datasets):]):
+                found[i][cells[0].strip("`")] = verdict
+    kept = [{k: v for k, v in f.items() if v != NOT_RUN} for f in found]
+    if datasets == [None]:
+        return kept[0], run
+    return dict(zip(datasets, kept)), run
 
 
 # ---- HTML (a section of the report) ----------------------------------------------------
 
 def _html_verdict(verdict: str) -> str:
-    kind = "pass" if verdict.startswith(PASS) else "fail" if verdict in (FAIL, ERROR) else "meta"
+    kind = "pass" if is_pass(verdict) else "fail" if is_fail(verdict) or verdict == ERROR else "meta"
     return f'<span class="{kind}">{html.escape(verdict)}</span>'
 
 
 def render_html(results) -> str:
     """The ledger as an HTML section, each verdict from ``results`` (the run being reported)."""
-    verdicts = _as_verdicts(results)
+    groups = verdict_groups(results)
     rows = []
     for s in STATEMENTS:
-        decided = ("<br>".join(f"<code>{html.escape(c)}</code> {_html_verdict(verdict_of(c, verdicts))}"
-                               for c in s.claims) if s.claims else f'<span class="meta">{html.escape(s.reason)}</span>')
+        if s.claims:
+            decided = "<br>".join(
+                f"<code>{html.escape(c)}</code> "
+                + ", ".join((f"{html.escape(d)} " if len(groups) > 1 else "") + _html_verdict(verdict_of(c, v))
+                            for d, v in groups) for c in s.claims)
+        else:
+            decided = f'<span class="meta">{html.escape(s.reason)}</span>'
+        verdicts = "".join(f"<td>{_html_verdict(statement_verdict(s, v))}</td>" for _, v in groups)
         rows.append(f"<tr><td>{s.id}</td><td>{s.seed}</td><td>{html.escape(s.text)}</td><td>{decided}</td>"
-                    f"<td>{_html_verdict(statement_verdict(s, verdicts))}</td></tr>")
+                    f"{verdicts}</tr>")
+    heads = "".join(f"<th>{html.escape(_column(d, groups))}</th>" for d, _ in groups)
     return ('<h2 id="ledger">The seeds\' statements and the claims that decide them</h2>\n'
-            f"<p>{html.escape(_summary(verdicts))} A statement passes when all of its claims pass; "
-            "the verdicts are this run's.</p>\n"
-            "<table><tr><th>id</th><th>seed</th><th>statement</th><th>decided by</th><th>verdict</th></tr>"
+            f"<p>{html.escape(_summary(groups))} A statement passes when all of its claims pass; a claim run "
+            "over several seeds passes only when it holds in every seed (PASS 5/5; FAIL 3/5 held in 3 of 5). "
+            "The verdicts are this run's.</p>\n"
+            f"<table><tr><th>id</th><th>seed</th><th>statement</th><th>decided by</th>{heads}</tr>"
             + "".join(rows) + "</table>")
 
 
 # ---- the page from a finished run ---------------------------------------------------------
 
 def describe_run(results, written: str | None = None) -> str:
-    """One line naming the run: mode, seed, trainlab version, when its metrics were written."""
+    """One line naming the run: mode, seeds, data sets, when its metrics were written."""
     modes = sorted({"quick" if r.quick else "full" for r in results})
-    seeds = sorted({r.seed for r in results})
-    text = (f"the {' and '.join(modes)} `trainlab reproduce` run with seed {', '.join(map(str, seeds))} "
-            f"({len(results)} experiments)")
+    counts_ = sorted({len(r.seeds) for r in results})
+    firsts = sorted({r.seeds[0] for r in results})
+    seeds = (f"{counts_[0]} seed{'s' if counts_[0] > 1 else ''}" if len(counts_) == 1
+             else f"{counts_[0]} to {counts_[-1]} seeds per experiment")
+    seeds += f" from seed {', '.join(map(str, firsts))}"
+    datasets = list(dict.fromkeys(r.dataset for r in results if r.dataset))
+    text = (f"the {' and '.join(modes)} `trainlab reproduce` run with {seeds} on {', '.join(datasets) or 'no data set'} "
+            f"({len(results)} experiment runs)")
     if written:
         text += f", metrics written {written}"
     return text + "; each claim re-decided by its experiment's `check` from that run's `metrics.json`."

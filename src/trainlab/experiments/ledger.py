@@ -81,7 +81,8 @@ STATEMENTS: tuple[Statement, ...] = (
         ("AdaGrad lowers the learning rate most for the parameter elements that have been updated most, so the "
          "decay differs from element to element.", NO_EXPERIMENT),
         ("On MNIST, SGD learns slowest of SGD, Momentum, AdaGrad and Adam.", (SGD_SLOWEST,)),
-        ("On MNIST, Momentum, AdaGrad and Adam learn at about the same pace.", NO_EXPERIMENT),
+        ("On MNIST, Momentum, AdaGrad and Adam learn at about the same pace.",
+         ("optimizer-mnist/adaptive-same-pace",)),
         ("In general Momentum, AdaGrad and Adam learn faster than SGD and sometimes reach a higher final "
          "accuracy.", (SGD_SLOWEST, OTHERS_MORE_ACCURATE)),
         ("With weights of std 1, the sigmoid outputs of a deep net pile up at 0 and 1.",

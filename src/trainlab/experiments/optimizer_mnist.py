@@ -17,12 +17,19 @@ its accumulator started at 1e-10 (the paper starts it at 0): with Keras's
 initial weights, which is about 0 for MNIST's small gradients, and the deep
 network never leaves the chance-level loss ln 10.
 
+"About the same pace" (Momentum, AdaGrad and Adam) is decided from the mean
+of each smoothed loss curve over the whole run (the area under the curve per
+iteration, which is small for a run that learns early): the three lie within
+a factor ``pace_tolerance`` (1.5, declared before any run) of each other.
+
 Reference: Saito, *Deep Learning from Scratch*, sec. 6.1.8 (ch06/optimizer_compare_mnist.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
@@ -33,6 +40,7 @@ from trainlab.experiments.common import (
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
 from trainlab.plots.optimizer_mnist import plot_optimizer_mnist
+from trainlab.validation import check_real
 
 NAME = "optimizer-mnist"
 OWNER = f"experiment {NAME}"
@@ -41,6 +49,7 @@ OWNER = f"experiment {NAME}"
 CLAIMS = ClaimTable(NAME, {
     "sgd-highest-loss": "seed 000 (S000-08, S000-10), seed 002 (S002-16); book 6.1.8, figure 6-9",
     "others-higher-accuracy": "seed 000 (S000-10), seed 002 (S002-16); book 6.1.8",
+    "adaptive-same-pace": "seed 000 (S000-09); book 6.1.8, figure 6-9",
 })
 
 #: (label, registry name, hyperparameters); see the module docstring for the choices.
@@ -69,9 +78,12 @@ class Config:
     optimizers: tuple[str, ...] = tuple(label for label, _, _ in OPTIMIZERS)
     smooth_window: int = 19
     curve_points: int = 500
+    #: "About the same pace": the largest of the three's mean smoothed loss is at most this many times the smallest.
+    pace_tolerance: float = 1.5
 
     def __post_init__(self):
         check_training_run(OWNER, self)
+        check_real(OWNER, "pace_tolerance", self.pace_tolerance, low=1.0)
         known = [label for label, _, _ in OPTIMIZERS]
         unknown = [o for o in self.optimizers if o not in known]
         if unknown:
@@ -110,6 +122,11 @@ def _ranking(runs: dict) -> list[str]:
     return sorted(runs, key=lambda k: runs[k]["final_loss"])
 
 
+def mean_loss(run: dict) -> float:
+    """The mean of the smoothed loss curve over the run (sampled evenly): how fast the run learned overall."""
+    return float(np.mean(run["smoothed_loss"]))
+
+
 def check(metrics: dict, config: Config) -> list[Claim]:
     runs = metrics["runs"]
     four = {k: runs[k] for k in BOOK_FOUR}
@@ -122,14 +139,29 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         "final loss (mean batch loss over the last 10% of iterations): "
         + ", ".join(f"{k} {r['final_loss']:.3f}" for k, r in four.items())
         + f"; place among all {len(runs)} optimizers (1 = lowest loss): {places}; "
-        + "order: " + " < ".join(rank))]
+        + "order: " + " < ".join(rank),
+        values={f"{k} final loss": r["final_loss"] for k, r in four.items()})]
     sgd_acc = four["SGD"]["test_acc"]
     claims.append(CLAIMS.claim(
         "others-higher-accuracy",
         "Momentum, AdaGrad and Adam also reach a higher test accuracy than SGD",
         all(four[k]["test_acc"] > sgd_acc for k in BOOK_FOUR[1:]),
         f"test accuracy on {metrics['n_test']} images after {config.iterations} iterations: "
-        + ", ".join(f"{k} {r['test_acc']:.4f}" for k, r in four.items())))
+        + ", ".join(f"{k} {r['test_acc']:.4f}" for k, r in four.items()),
+        values={f"{k} test accuracy": r["test_acc"] for k, r in four.items()}))
+    pace = {k: mean_loss(four[k]) for k in BOOK_FOUR}
+    three = [pace[k] for k in BOOK_FOUR[1:]]
+    spread = max(three) / max(min(three), 1e-300)
+    claims.append(CLAIMS.claim(
+        "adaptive-same-pace",
+        f"Momentum, AdaGrad and Adam learn at about the same pace: their mean training loss over the run lies "
+        f"within a factor {config.pace_tolerance:g}",
+        spread <= config.pace_tolerance,
+        "mean smoothed loss over the run: " + ", ".join(f"{k} {v:.3f}" for k, v in pace.items())
+        + f"; largest / smallest of the three: {spread:.2f} (tolerance {config.pace_tolerance:g}); SGD / the "
+        f"three's largest: {pace['SGD'] / max(max(three), 1e-300):.2f}",
+        values={**{f"{k} mean loss": v for k, v in pace.items()}, "largest / smallest of the three": spread,
+                "tolerance": config.pace_tolerance}))
     return claims
 
 

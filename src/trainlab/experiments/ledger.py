@@ -150,7 +150,7 @@ STATEMENTS: tuple[Statement, ...] = (
         ("Fully connected layers are inefficient for images (they treat near and far pixels alike); convolution "
          "layers, which favour neighbouring pixels, remove that inefficiency.",
          ("cnn-mnist/cnn-beats-mlp", "cnn-mnist/cnn-beats-longer-mlp")),
-        ("Pooling is used to reduce a CNN's amount of computation.", NO_EXPERIMENT),
+        ("Pooling is used to reduce a CNN's amount of computation.", ("conv-layers/pooling-cuts-macs",)),
     ),
     *_statements(
         "002",
@@ -212,11 +212,12 @@ STATEMENTS: tuple[Statement, ...] = (
         ("A 2-D Gaussian filter removes noise.", NO_EXPERIMENT),
         ("A Sobel filter gives the image differentiated along one direction and picks out the edges across it.",
          ("conv-filters/sobel-follows-gradient", "conv-filters/sobel-finds-edges")),
-        ("A convolution layer performs C_in \u00d7 C_out convolutions.", NO_EXPERIMENT),
-        ("A pooling layer shrinks the feature map, merging several pixels into one.", NO_EXPERIMENT),
+        ("A convolution layer performs C_in \u00d7 C_out convolutions.", ("conv-layers/channel-pairs",)),
+        ("A pooling layer shrinks the feature map, merging several pixels into one.",
+         ("conv-layers/pooling-shrinks-map",)),
         ("The same filter covers a larger part of the original image when applied after pooling: the receptive "
          "field grows.", ("receptive-field/footprint-matches-recursion", "receptive-field/pooling-widens-field")),
-        ("A larger stride gives a smaller output.", NO_EXPERIMENT),
+        ("A larger stride gives a smaller output.", ("conv-layers/stride-shrinks-output",)),
         ("Batch normalisation counters internal covariate shift, the change of each layer's input distribution "
          "during training.", NO_EXPERIMENT),
         ("Batch normalisation brings every layer to the same scale, which makes the learning rate easier to "

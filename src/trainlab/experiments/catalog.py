@@ -4,6 +4,7 @@ from trainlab.experiments import optimizer_paths  # noqa: F401
 from trainlab.experiments import optimizer_mnist  # noqa: F401
 from trainlab.experiments import init_activations  # noqa: F401
 from trainlab.experiments import init_mnist  # noqa: F401
+from trainlab.experiments import init_symmetry  # noqa: F401
 from trainlab.experiments import batchnorm  # noqa: F401
 from trainlab.experiments import overfit_weight_decay  # noqa: F401
 from trainlab.experiments import overfit_dropout  # noqa: F401

@@ -115,7 +115,8 @@ STATEMENTS: tuple[Statement, ...] = (
         ("AdaGrad lowers the learning rate along the directions that have moved a lot, which makes learning "
          "faster and more stable.", NO_EXPERIMENT),
         ("Adam is the most used optimizer.", NOT_MEASURABLE + "a statement about popularity"),
-        ("If all weights start at 0, training does not proceed properly.", NO_EXPERIMENT),
+        ("If all weights start at 0, training does not proceed properly.",
+         ("init-symmetry/zeros-learn-only-output-bias", "init-symmetry/random-start-learns-more")),
         ("If the initial weights are too small, training does not proceed.", (STD001_NO_LEARNING,)),
         ("If the initial weights are too large, training does not proceed either.", NO_EXPERIMENT),
         ("The network's expressive power is greatest when every layer's activations are evenly spread.",
@@ -242,7 +243,8 @@ STATEMENTS: tuple[Statement, ...] = (
         ("Too large a learning rate keeps training from converging.", NO_EXPERIMENT),
         ("Learning-rate decay solves the problem of choosing the learning rate.", NO_EXPERIMENT),
         ("Weights started at 0 (or all equal) learn identically in back-propagation, so they must start at "
-         "random values.", NO_EXPERIMENT),
+         "random values.", ("init-symmetry/zeros-learn-only-output-bias", "init-symmetry/constant-units-stay-identical",
+                            "init-symmetry/constant-no-better-than-width-1", "init-symmetry/random-start-learns-more")),
         ("Xavier initialisation performs well with sigmoid and tanh.", (XAVIER_SPREAD,)),
         ("He initialisation spreads the values wider than Xavier, since ReLU outputs 0 for negative inputs.",
          (HE_SPREAD, XAVIER_RELU_SHRINKS)),

@@ -187,7 +187,8 @@ def run_seed(name: str, quick: bool, overrides: dict[str, Any], seed: int) -> Se
 
 
 def _run_seed_in_worker(threads: int, name: str, quick: bool, overrides: dict[str, Any], seed: int) -> SeedRun:
-    with trainlab.process.runtime(threads=threads, keep_freed_memory=True):
+    # BLAS gets the worker's share of the cores too: workers whose BLAS each took every core would collapse.
+    with trainlab.process.runtime(threads=threads, blas_threads=threads, keep_freed_memory=True):
         return run_seed(name, quick, overrides, seed)
 
 
@@ -224,6 +225,10 @@ def run_plans(plans: Sequence[Plan], out_dir: str | os.PathLike, *, workers: int
         return [results[i] for i in range(len(plans))]
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds threads
+    # The longest first (as the previous run into this folder timed them), so that no long seed is left
+    # running alone at the end while the other cores idle; seeds of unknown cost go first.
+    cost = {i: _previous_seconds(out / p.folder) for i, p in enumerate(plans)}
+    jobs.sort(key=lambda job: -cost[job[0]])
     with ProcessPoolExecutor(n_workers, mp_context=context) as pool:
         pending = {}
         for i, seed in jobs:
@@ -236,6 +241,16 @@ def run_plans(plans: Sequence[Plan], out_dir: str | os.PathLike, *, workers: int
                 i = pending.pop(future)
                 land(i, future.result())
     return [results[i] for i in range(len(plans))]
+
+
+def _previous_seconds(folder: Path) -> float:
+    """Seconds per seed of the run last written into ``folder`` (infinite when there is none to read)."""
+    try:
+        saved = json.loads((folder / "metrics.json").read_text())
+        runs = saved.get("runs") or [saved]
+        return float(sum(r.get("seconds", 0.0) for r in runs)) / len(runs)
+    except (OSError, ValueError, TypeError, AttributeError, ZeroDivisionError):
+        return float("inf")
 
 
 def finish(p: Plan, runs: list[SeedRun], out: Path, *, figures: bool = True, log=print) -> ExperimentResult:

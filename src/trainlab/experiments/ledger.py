@@ -150,7 +150,7 @@ STATEMENTS: tuple[Statement, ...] = (
         ("Hyperparameter search is luck plus experience.", NOT_MEASURABLE + "an opinion"),
         ("Fully connected layers are inefficient for images (they treat near and far pixels alike); convolution "
          "layers, which favour neighbouring pixels, remove that inefficiency.",
-         ("cnn-mnist/cnn-beats-mlp", "cnn-mnist/cnn-beats-longer-mlp")),
+         ("cnn-mnist/cnn-beats-mlp", "cnn-mnist/cnn-beats-longer-mlp", "cnn-mnist/conv-fraction-of-parameters")),
         ("Pooling is used to reduce a CNN's amount of computation.", ("conv-layers/pooling-cuts-macs",)),
     ),
     *_statements(

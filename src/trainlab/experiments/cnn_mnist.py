@@ -160,7 +160,8 @@ def train(model, data, x_train, x_test, steps: int, config: Config, seed: int) -
     test = evaluate(model, x_test, data.t_test, batch_size=500)
     loss = np.asarray(history.loss)
     li = curve_indices(len(loss), config.loss_points)  # iteration indices; step = index + 1
-    return {"parameters": model.num_parameters(), "macs": count_macs(model, x_train.shape[1:]), "steps": steps, "train_seconds": seconds,
+    return {"parameters": model.num_parameters(), "macs": count_macs(model, x_train.shape[1:]), "steps": steps,
+            "train_seconds": seconds,
             "samples_per_second": steps * config.batch_size / seconds, "test_acc": test["acc"],
             "test_loss": test["loss"], "curve_steps": curve.steps, "curve_acc": curve.acc,
             "curve_seconds": curve.train_seconds, "loss_steps": (li + 1).tolist(),

@@ -126,3 +126,35 @@ def test_statement_verdicts_read_k_of_n():
     assert ledger.statement_verdict(s, {"a/x": "PASS 5/5", "b/y": "PASS 5/5"}) == "PASS"
     assert ledger.statement_verdict(s, {"a/x": "PASS 5/5", "b/y": "FAIL 4/5"}) == "FAIL"
     assert ledger.statement_verdict(s, {"a/x": "PASS 3/3"}) == "PASS so far (1 of 2 claims run)"
+
+
+def _drawn_lines(monkeypatch, module, runs, config, tmp_path):
+    """Lines on every axes of each figure ``module``'s plot draws from ``runs``, faint ones apart."""
+    seen = []
+
+    def keep(fig, out_dir, name):
+        lines = [line for ax in fig.axes for line in ax.get_lines()]
+        seen.append((len(lines), sum((line.get_alpha() or 1.0) < 0.5 for line in lines)))
+        fig.clf()
+        return tmp_path / f"{name}.png"
+
+    monkeypatch.setattr(module, "save", keep)
+    return seen
+
+
+def test_figures_carry_the_spread_of_the_seeds(monkeypatch, tmp_path):
+    """Drawn from two seeds, a figure has a faint line per seed beside each mean line; from one, none."""
+    import trainlab.plots.vanishing_gradients as module
+    from trainlab.experiments import EXPERIMENTS
+
+    spec = EXPERIMENTS.get("vanishing-gradients")
+    config = spec.make_config(quick=True, overrides={"dataset": "synthetic", "n_samples": 60, "n_inits": 2})
+    runs = [spec.run(config, seed=s) for s in (0, 1)]
+    one = _drawn_lines(monkeypatch, module, runs[:1], config, tmp_path)
+    spec.plot(runs[:1], config, tmp_path)
+    two = _drawn_lines(monkeypatch, module, runs, config, tmp_path)
+    spec.plot(runs, config, tmp_path)
+    assert one and all(faint == 0 for _, faint in one)
+    for (lines_one, _), (lines_two, faint) in zip(one, two):
+        # The same lines as from one seed (now means), and two faint ones (one per seed) for each curve.
+        assert lines_two - faint == lines_one and faint > 0 and faint % 2 == 0

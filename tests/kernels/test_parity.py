@@ -13,8 +13,8 @@ import pytest
 from trainlab import kernels
 from trainlab.layers import (
     AuxiliaryHead, AvgPool2d, BatchNorm1d, BatchNorm2d, Concat, Conv2d, CrossEntropyLoss, DenseBlock, Dropout,
-    Flatten, GlobalAvgPool2d, InceptionBlock, LeakyReLU, Linear, MaxPool2d, ReLU, ResidualBlock, Sequential,
-    Sigmoid, Softmax, Tanh, Transition,
+    Flatten, GlobalAvgPool2d, InceptionBlock, LeakyReLU, Linear, MaxPool2d, PostActResidualBlock, ReLU,
+    ResidualBlock, Sequential, Sigmoid, Softmax, Tanh, Transition,
 )
 from trainlab.models import DeepConvNet, DenseNet, InceptionNet, MultiLayerNet, ResNet, SimpleConvNet
 
@@ -65,6 +65,9 @@ LAYERS = {
 BLOCKS = {
     "residual": (lambda dt: ResidualBlock(3, 3, rng=rng_of(), dtype=dt), (2, 3, 6, 6)),
     "residual-projecting": (lambda dt: ResidualBlock(3, 5, stride=2, rng=rng_of(), dtype=dt), (2, 3, 7, 7)),
+    "postact-residual": (lambda dt: PostActResidualBlock(3, 3, rng=rng_of(), dtype=dt), (2, 3, 6, 6)),
+    "postact-residual-projecting": (lambda dt: PostActResidualBlock(3, 5, stride=2, rng=rng_of(), dtype=dt),
+                                    (2, 3, 7, 7)),
     "concat": (lambda dt: Concat(Conv2d(3, 2, 1, rng=rng_of(), dtype=dt),
                                  Conv2d(3, 4, 3, padding=1, rng=rng_of(1), dtype=dt)), (2, 3, 5, 5)),
     "inception": (lambda dt: InceptionBlock(4, 2, 2, 3, 1, 2, 2, rng=rng_of(), dtype=dt), (2, 4, 6, 6)),
@@ -82,6 +85,8 @@ MODELS = {
     "deep-convnet": (lambda dt: DeepConvNet(input_grad=True, seed=0, dtype=dt), (3, 1, 28, 28)),
     "deep-convnet-book-order": (lambda dt: DeepConvNet(relu_after_pool=False, seed=0, dtype=dt), (3, 1, 28, 28)),
     "resnet": (lambda dt: ResNet(widths=(4, 8, 8), input_grad=True, seed=0, dtype=dt), (3, 1, 28, 28)),
+    "resnet-postact": (lambda dt: ResNet(widths=(4, 8, 8), input_grad=True, seed=0, dtype=dt, preactivation=False),
+                       (3, 1, 28, 28)),
     "inception": (lambda dt: InceptionNet(input_grad=True, seed=0, dtype=dt), (3, 1, 28, 28)),
     "densenet": (lambda dt: DenseNet(growth_rate=4, layers_per_block=(2, 2), input_grad=True, seed=0, dtype=dt),
                  (3, 1, 28, 28)),

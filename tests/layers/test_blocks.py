@@ -8,8 +8,8 @@ from trainlab.folding import fold_batchnorm
 from trainlab.gradcheck import check_layer_gradients, numerical_gradient, relative_error
 from trainlab.layers import (
     AuxiliaryHead, AvgPool2d, BatchNorm2d, Concat, Conv2d, CrossEntropyLoss, DenseBlock, Flatten,
-    InceptionBlock, Linear, MaxPool2d, ReLU, ResidualBlock, Sequential, Transition, layer_from_spec,
-    layer_to_spec,
+    InceptionBlock, Linear, MaxPool2d, PostActResidualBlock, ReLU, ResidualBlock, Sequential, Transition,
+    layer_from_spec, layer_to_spec,
 )
 from trainlab.optim import SGD
 from trainlab.training import Trainer
@@ -33,6 +33,8 @@ def make(name, rng):
         "residual-identity": (ResidualBlock(3, 3, rng=rng, dtype=F64), (3, 3, 4, 4)),
         "residual-projection": (ResidualBlock(2, 3, stride=2, rng=rng, dtype=F64), (3, 2, 5, 5)),
         "residual-widen": (ResidualBlock(2, 4, rng=rng, dtype=F64), (2, 2, 3, 3)),
+        "postact-identity": (PostActResidualBlock(3, 3, rng=rng, dtype=F64), (3, 3, 4, 4)),
+        "postact-projection": (PostActResidualBlock(2, 3, stride=2, rng=rng, dtype=F64), (3, 2, 5, 5)),
         "concat": (Concat(Conv2d(2, 2, 1, rng=rng, dtype=F64),
                           Sequential(Conv2d(2, 1, 3, padding=1, rng=rng, dtype=F64), ReLU()),
                           AvgPool2d(3, 1, 1)), (2, 2, 4, 4)),
@@ -47,7 +49,8 @@ def make(name, rng):
     return block, rng.standard_normal(shape)
 
 
-CASES = ["residual-identity", "residual-projection", "residual-widen", "concat", "inception", "dense",
+CASES = ["residual-identity", "residual-projection", "residual-widen", "postact-identity", "postact-projection",
+         "concat", "inception", "dense",
          "dense-no-bottleneck", "transition"]
 
 
@@ -60,7 +63,8 @@ def test_block_gradients(name, rng):
         assert err < TOL, f"{name}: {key} relative error {err:.2e}"
 
 
-@pytest.mark.parametrize("name", ["residual-projection", "inception", "dense"])
+@pytest.mark.parametrize("name", ["residual-projection", "postact-identity", "postact-projection", "inception",
+                                  "dense"])
 def test_fold_batchnorm_keeps_eval_output(name, rng):
     block, x = make(name, rng)
     for _ in range(3):  # running statistics away from (0, 1)
@@ -85,6 +89,8 @@ def test_shapes_and_channel_counts(rng):
     x = rng.standard_normal((2, 8, 7, 7)).astype(np.float32)
     assert ResidualBlock(8, 16, stride=2, rng=rng).forward(x, train=False).shape == (2, 16, 4, 4)
     assert not ResidualBlock(8, 8).projects and ResidualBlock(8, 8, 2).projects
+    assert PostActResidualBlock(8, 16, stride=2, rng=rng).forward(x, train=False).shape == (2, 16, 4, 4)
+    assert not PostActResidualBlock(8, 8).projects and PostActResidualBlock(8, 12).projects
     inc = InceptionBlock(8, 4, 3, 5, 2, 3, 6, rng=rng)
     assert inc.out_channels == 18 and inc.forward(x, train=False).shape == (2, 18, 7, 7)
     dense = DenseBlock(8, 4, 3, rng=rng)
@@ -92,6 +98,21 @@ def test_shapes_and_channel_counts(rng):
     trans = Transition(20, 0.5, rng=rng)
     assert trans.out_channels == 10
     assert trans.forward(dense.forward(x, train=False), train=False).shape == (2, 10, 3, 3)
+
+
+def test_post_activation_block_is_relu_of_sum(rng):
+    """ReLU(x + F(x)): never negative, and with the residual branch's last BatchNorm at gamma = beta = 0 the
+    identity shortcut's ReLU(x) is all that is left (the pre-activation block would give x itself)."""
+    x = rng.standard_normal((2, 3, 4, 4))
+    block = PostActResidualBlock(3, 3, rng=rng, dtype=F64)
+    assert (block.forward(x, train=True) >= 0).all()
+    last_bn = block._children["residual"][4]
+    last_bn.weight.data[:] = 0.0
+    last_bn.bias.data[:] = 0.0
+    np.testing.assert_array_equal(block.forward(x, train=True), np.maximum(x, 0))
+    pre = ResidualBlock(3, 3, rng=rng, dtype=F64)
+    pre._children["residual"][3].weight.data[:] = 0.0  # its last convolution gives 0
+    np.testing.assert_array_equal(pre.forward(x, train=True), x)
 
 
 def test_dense_block_output_starts_with_its_input(rng):

@@ -71,6 +71,22 @@ def test_checkpoint_round_trip(name, images, tmp_path):
     np.testing.assert_array_equal(restored.forward(x, train=False), model.forward(x, train=False))
 
 
+def test_post_activation_resnet_round_trip_and_fold(images, tmp_path):
+    model = create_model("resnet", widths=(4, 8), preactivation=False, seed=2)
+    pre = create_model("resnet", widths=(4, 8), seed=2)
+    # Post-activation BatchNorms (gamma and beta each): after the stem (4); in the projecting block, after the
+    # last convolution (8) instead of before the first (4), and in the shortcut (8); none before the pool (8).
+    assert model.num_parameters() == pre.num_parameters() + 2 * (4 + 8 - 4 + 8 - 8)
+    assert model.flops_per_sample() == pre.flops_per_sample()
+    Trainer(model, Adam(model.parameters()), batch_size=3, iterations=2, progress=False,
+            eval_train=False).fit(images, np.array([0, 1, 2]))
+    restored = load(save(model, tmp_path / "postact"))
+    assert restored.get_config() == model.get_config() and restored.get_config()["preactivation"] is False
+    np.testing.assert_array_equal(restored.forward(images, train=False), model.forward(images, train=False))
+    np.testing.assert_allclose(fold_batchnorm(model).forward(images, train=False), model.forward(images, train=False),
+                               rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("name", ["resnet", "inception", "densenet"])
 def test_folded_model_gives_the_same_predictions(name, images, tmp_path):
     model = create_model(name, seed=3)

@@ -11,7 +11,9 @@ from trainlab.layers.base import (
     register_layer,
 )
 from trainlab.layers.batchnorm import BatchNorm1d, BatchNorm2d
-from trainlab.layers.blocks import AuxiliaryHead, Concat, DenseBlock, InceptionBlock, ResidualBlock, Transition
+from trainlab.layers.blocks import (
+    AuxiliaryHead, Concat, DenseBlock, InceptionBlock, PostActResidualBlock, ResidualBlock, Transition,
+)
 from trainlab.layers.conv import Conv2d, col2im, conv2d_backward, conv2d_forward, im2col
 from trainlab.layers.dropout import Dropout
 from trainlab.layers.linear import Flatten, Linear
@@ -25,5 +27,6 @@ __all__ = [
     "register_layer", "softmax",
     # convolutional layers and blocks
     "AuxiliaryHead", "AvgPool2d", "Concat", "Conv2d", "DenseBlock", "GlobalAvgPool2d", "InceptionBlock",
-    "MaxPool2d", "ResidualBlock", "Transition", "col2im", "conv2d_backward", "conv2d_forward", "im2col",
+    "MaxPool2d", "PostActResidualBlock", "ResidualBlock", "Transition", "col2im", "conv2d_backward",
+    "conv2d_forward", "im2col",
 ]

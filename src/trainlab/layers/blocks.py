@@ -10,7 +10,8 @@ Channel concatenations are written into one array from :func:`empty_channels`
 (a kernel: the fast one stores it so that a channel slice is contiguous
 memory), so each branch's output is copied once.
 
-References: He et al., 2016, "Identity Mappings in Deep Residual Networks"
+References: He et al., 2016, "Deep Residual Learning for Image Recognition"
+(post-activation blocks) and "Identity Mappings in Deep Residual Networks"
 (pre-activation blocks); Szegedy et al., 2015, "Going Deeper with Convolutions"
 (Inception, auxiliary classifiers); Huang et al., 2017, "Densely Connected
 Convolutional Networks" (dense blocks, bottleneck and compression).
@@ -120,6 +121,69 @@ class ResidualBlock(Layer):
         if self.projects:
             return c["preact"].backward(da + c["shortcut"].backward(dout))
         return c["preact"].backward(da) + dout
+
+    def get_config(self) -> dict[str, Any]:
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "stride": self.stride, "dtype": self.dtype.name}
+
+
+@register_layer
+class PostActResidualBlock(Layer):
+    """The original (post-activation) residual block: ReLU(x + F(x)) with F = Conv3x3-BN-ReLU-Conv3x3-BN.
+
+    The ReLU comes after the addition, so the shortcut's signal passes a ReLU
+    in every block; in :class:`ResidualBlock` (pre-activation) it reaches the
+    next block unchanged. The shortcut is the identity when the shape is
+    kept; when ``stride > 1`` or the channel count changes, a 1x1 convolution
+    with that stride followed by BatchNorm (the paper's projection shortcut).
+
+    Shapes: (N, in_channels, H, W) -> (N, out_channels, OH, OW), OH = (H - 1) / stride + 1.
+
+    Children: ``residual`` (Conv, BN, ReLU, Conv, BN), ``relu`` (after the
+    addition) and, when projecting, ``shortcut`` (Conv 1x1, BN).
+
+    Reference: He et al., 2016, "Deep Residual Learning for Image Recognition", fig. 2 and sec. 3.3;
+    the "original" block of fig. 4(a) in "Identity Mappings in Deep Residual Networks".
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *,
+                 rng: np.random.Generator | None = None, dtype=None) -> None:
+        super().__init__()
+        check_positive("PostActResidualBlock", in_channels=in_channels, out_channels=out_channels, stride=stride)
+        self.in_channels, self.out_channels, self.stride = int(in_channels), int(out_channels), int(stride)
+        self.dtype = resolve_dtype(dtype)
+        rng, dt = _rng(rng), self.dtype
+        self.add_child("residual", Sequential(
+            Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False, rng=rng, dtype=dt),
+            BatchNorm2d(out_channels, dtype=dt), ReLU(),
+            Conv2d(out_channels, out_channels, 3, padding=1, bias=False, rng=rng, dtype=dt),
+            BatchNorm2d(out_channels, dtype=dt)))
+        self.add_child("relu", ReLU())
+        if self.projects:
+            self.add_child("shortcut", Sequential(
+                Conv2d(in_channels, out_channels, 1, stride=stride, bias=False, rng=rng, dtype=dt),
+                BatchNorm2d(out_channels, dtype=dt)))
+
+    @property
+    def projects(self) -> bool:
+        return self.stride != 1 or self.in_channels != self.out_channels
+
+    def forward(self, x, *, train: bool):
+        check_input(self, x, ndim=4, features=self.in_channels, dtype=self.dtype)
+        c = self._children
+        out = c["residual"].forward(x, train=train)
+        shortcut = c["shortcut"].forward(x, train=train) if self.projects else x
+        if out.shape != shortcut.shape:
+            raise ShapeError(f"{self.describe()}: residual branch gives {tuple(out.shape)} but the "
+                             f"shortcut gives {tuple(shortcut.shape)}")
+        out = out + shortcut  # a new array: BatchNorm's output may be kept for its backward
+        return c["relu"].forward(out, train=train)
+
+    def backward(self, dout):
+        c = self._children
+        d = c["relu"].backward(dout)
+        dx = c["residual"].backward(d)
+        return _sum([dx, c["shortcut"].backward(d) if self.projects else d])
 
     def get_config(self) -> dict[str, Any]:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,

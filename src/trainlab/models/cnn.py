@@ -40,7 +40,9 @@ from trainlab.init import InitSpec, check_init_spec
 from trainlab.layers.activations import ReLU
 from trainlab.layers.base import Layer, Sequential, register_layer, resolve_dtype
 from trainlab.layers.batchnorm import BatchNorm2d
-from trainlab.layers.blocks import AuxiliaryHead, DenseBlock, InceptionBlock, ResidualBlock, Transition
+from trainlab.layers.blocks import (
+    AuxiliaryHead, DenseBlock, InceptionBlock, PostActResidualBlock, ResidualBlock, Transition,
+)
 from trainlab.layers.conv import Conv2d
 from trainlab.layers.dropout import Dropout
 from trainlab.layers.linear import Flatten, Linear
@@ -220,32 +222,44 @@ class DeepConvNet(ConvNet):
 
 @register_layer
 class ResNet(ConvNet):
-    """A small pre-activation ResNet for 28x28 images.
+    """A small ResNet for 28x28 images, pre-activation by default.
 
-    Conv 4x4 (widths[0]) -> 25x25; stage s: ``blocks_per_stage`` ResidualBlocks of
+    Conv 4x4 (widths[0]) -> 25x25; stage s: ``blocks_per_stage`` residual blocks of
     widths[s] channels, the first of stages 2, 3, ... with stride 2 (25 -> 13 -> 7);
-    then BN - ReLU - global average pool - Linear.
+    then global average pool - Linear.
 
-    Reference: He et al., 2016, "Identity Mappings in Deep Residual Networks" (CIFAR ResNets, sec. 5).
+    ``preactivation=True``: :class:`ResidualBlock` (BN-ReLU-Conv inside, identity
+    shortcuts untouched), and BN - ReLU before the pool. ``preactivation=False``:
+    the original form, stem Conv-BN-ReLU and :class:`PostActResidualBlock`
+    (Conv-BN-ReLU inside, ReLU after each addition), straight to the pool.
+
+    Reference: He et al., 2016, "Identity Mappings in Deep Residual Networks" (CIFAR ResNets, sec. 5);
+    He et al., 2016, "Deep Residual Learning for Image Recognition" (the post-activation form).
     """
 
     def __init__(self, input_shape: Sequence[int] = (1, 28, 28), widths: Sequence[int] = (16, 32, 64),
                  blocks_per_stage: int = 1, n_classes: int = 10, input_grad: bool = False,
-                 seed: int | np.random.Generator = 0, dtype=None) -> None:
+                 seed: int | np.random.Generator = 0, dtype=None, preactivation: bool = True) -> None:
         config = _config(locals())
+        _check_flag(preactivation, "preactivation")
         C, H, W = _shape(input_shape)
         widths = [int(w) for w in widths]
         if not widths or min(widths) <= 0 or int(blocks_per_stage) <= 0:
             raise ConfigError(f"ResNet needs positive widths and blocks_per_stage, got {widths}, {blocks_per_stage}")
         rng, dt = _rng(seed), resolve_dtype(dtype)
+        block_cls = ResidualBlock if preactivation else PostActResidualBlock
         layers: list[Layer] = [Conv2d(C, widths[0], 4, bias=False, input_grad=input_grad, rng=rng, dtype=dt)]
+        if not preactivation:
+            layers += [BatchNorm2d(widths[0], dtype=dt), ReLU()]
         cin = widths[0]
         for s, width in enumerate(widths):
             for b in range(int(blocks_per_stage)):
                 stride = 2 if (s > 0 and b == 0) else 1
-                layers.append(ResidualBlock(cin, width, stride, rng=rng, dtype=dt))
+                layers.append(block_cls(cin, width, stride, rng=rng, dtype=dt))
                 cin = width
-        layers += [BatchNorm2d(cin, dtype=dt), ReLU(), GlobalAvgPool2d(), Linear(cin, n_classes, rng=rng, dtype=dt)]
+        if preactivation:
+            layers += [BatchNorm2d(cin, dtype=dt), ReLU()]
+        layers += [GlobalAvgPool2d(), Linear(cin, n_classes, rng=rng, dtype=dt)]
         super().__init__(*layers)
         self._finish(config)
 

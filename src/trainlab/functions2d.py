@@ -6,6 +6,8 @@ once. Each gradient takes a pair and returns the pair (df/dx, df/dy).
 
 - :func:`valley`: f(x, y) = x^2/20 + y^2, the book's anisotropic bowl
   (steep in y, flat in x), minimum at the origin;
+- :func:`bowl`: f(x, y) = x^2 + y^2, an isotropic bowl (the same curvature
+  in every direction), minimum at the origin;
 - :func:`saddle`: f(x, y) = x^2 - y^2, a saddle point at the origin;
 - :func:`double_well`: f(x, y) = x^4/4 - x^2 + 0.3 x + y^2, a local minimum
   near x = 1.33 and the global one near x = -1.49.
@@ -24,6 +26,14 @@ def valley(v):
 
 def valley_grad(v):
     return np.array([v[0] / 10, 2 * v[1]])
+
+
+def bowl(v):
+    return v[0] ** 2 + v[1] ** 2
+
+
+def bowl_grad(v):
+    return np.array([2 * v[0], 2 * v[1]])
 
 
 def saddle(v):

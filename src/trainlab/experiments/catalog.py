@@ -1,6 +1,7 @@
 """Imports every experiment module, which registers it; the order is the book's."""
 
 from trainlab.experiments import optimizer_paths  # noqa: F401
+from trainlab.experiments import gradient_directions  # noqa: F401
 from trainlab.experiments import optimizer_mnist  # noqa: F401
 from trainlab.experiments import init_activations  # noqa: F401
 from trainlab.experiments import init_mnist  # noqa: F401

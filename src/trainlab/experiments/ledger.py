@@ -158,7 +158,8 @@ STATEMENTS: tuple[Statement, ...] = (
         ("On an anisotropic function SGD, which always steps along the gradient, follows an inefficient path "
          "and learns relatively poorly.", (ZIGZAG, DIRECT)),
         ("On an isotropic function the gradient points at the minimum everywhere; on an anisotropic one it "
-         "mostly does not.", NO_EXPERIMENT),
+         "mostly does not.",
+         ("gradient-directions/isotropic-points-at-minimum", "gradient-directions/anisotropic-mostly-not")),
         ("On f(x, y) = x\u00b2/20 + y\u00b2, SGD's path zig-zags sharply.", (ZIGZAG,)),
         ("Momentum's path rolls like a ball in a bowl and zig-zags less than SGD's.", (ZIGZAG,)),
         ("Under momentum the velocity along x builds up steadily (a small force of constant sign), while the "
@@ -187,7 +188,8 @@ STATEMENTS: tuple[Statement, ...] = (
     *_statements(
         "003",
         ("Too small a learning rate makes learning slow.", (LR_BAND,)),
-        ("On a convex function gradient descent reaches the optimum from any starting point.", NO_EXPERIMENT),
+        ("On a convex function gradient descent reaches the optimum from any starting point.",
+         ("gradient-directions/convex-any-start",)),
         ("On a non-convex function the result depends on the start: gradient descent can get stuck in a local "
          "minimum and miss the global one.", (LOCAL_MINIMUM,)),
         ("Deep-learning losses are mostly non-convex, so training risks local minima.",

@@ -212,7 +212,7 @@ STATEMENTS: tuple[Statement, ...] = (
         ("Back-propagation stores the forward pass's intermediate results, which avoids computing anything "
          "twice at the cost of extra memory.", NO_EXPERIMENT),
         ("A 2-D Gaussian filter blurs the image.", ("conv-filters/blur-keeps-mean",)),
-        ("A 2-D Gaussian filter removes noise.", NO_EXPERIMENT),
+        ("A 2-D Gaussian filter removes noise.", ("conv-filters/blur-removes-noise",)),
         ("A Sobel filter gives the image differentiated along one direction and picks out the edges across it.",
          ("conv-filters/sobel-follows-gradient", "conv-filters/sobel-finds-edges")),
         ("A convolution layer performs C_in \u00d7 C_out convolutions.", ("conv-layers/channel-pairs",)),

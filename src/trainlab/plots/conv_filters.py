@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainlab.plots.style import pyplot, save
+from trainlab.plots.style import pyplot, save, seed_bars, seed_lines, seeds_note
 
 
 def _show(ax, img, title, *, signed=False, fontsize=9):
@@ -32,6 +32,37 @@ def _filter_grid(fig, gs, col0, filters, corr, title):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
+
+
+def _denoising(plt, runs, config, out_dir):
+    """The first seed's noisy image before and after the blur, and the noise std before and after per seed."""
+    z = runs[0]["noise"]
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.9), gridspec_kw={"width_ratios": [1, 1, 1, 1.3]})
+    for ax, key, title in ((axes[0], "clean", "clean image"),
+                           (axes[1], "noisy", f"+ Gaussian noise, std {config.noise_std:g}"),
+                           (axes[2], "blurred", f"blurred ({config.blur_size}x{config.blur_size}, "
+                                                f"\u03c3={config.blur_sigma:g})")):
+        _show(ax, z["shown"][key], title)
+        ax.images[0].set_cmap("gray_r")
+        ax.images[0].set_clim(0.0, 1.0)  # one grey scale for all three
+    ax = axes[3]
+    noise = [[m["noise"][k] for m in runs] for k in ("noise_before", "noise_after", "error_before", "error_after")]
+    labels = ["noise std\nbefore", "noise std\nafter blur", "distance to clean\nnoisy",
+              "distance to clean\nblurred"]
+    bars, means = seed_bars(ax, np.arange(4), noise, colors=["tab:gray", "tab:green", "tab:gray", "tab:green"])
+    ax.set_xticks(np.arange(4), labels, fontsize=8)
+    ax.bar_label(bars, labels=[f"{m:.3f}" for m in means], fontsize=8)
+    ax.axhline(config.noise_std * z["predicted_factor"], color="k", linestyle=":", linewidth=1,
+               label=f"noise std x sqrt(sum of squared weights) = {config.noise_std * z['predicted_factor']:.3f}")
+    ax.set_ylabel("RMS")
+    ax.set_ylim(0, 1.35 * max(max(v) for v in noise))
+    ax.legend(fontsize=7, loc="upper right")
+    ax.set_title("The blur removes most of the noise\n" + seeds_note(runs).replace("faint: each seed",
+                                                                                   "whiskers: min-max").strip(),
+                 fontsize=9)
+    fig.suptitle(f"A Gaussian filter against noise, {len(runs[0]['hand']['tv_in'])} {runs[0]['dataset']} images "
+                 "(images: first seed)")
+    return save(fig, out_dir, "blur-denoising")
 
 
 def plot_conv_filters(runs: list[dict], config, out_dir):
@@ -70,9 +101,10 @@ def plot_conv_filters(runs: list[dict], config, out_dir):
             img = np.hypot(maps["sobel_x"], maps["sobel_y"]) if col == "magnitude" else maps[col]
             _show(ax, img, f"{'input' if col == 'image' else names[col]}{extra}",
                   signed=col in ("sobel_x", "sobel_y"), fontsize=8)
-    fig.suptitle(f"Hand-made kernels through trainlab's Conv2d on {metrics['dataset']} test digits "
-                 "(red: positive, blue: negative response)")
+    fig.suptitle(f"Hand-made kernels through trainlab's Conv2d on {metrics['dataset']} test images "
+                 "(red: positive, blue: negative response; first seed)")
     paths.append(save(fig, out_dir, "hand-kernels"))
+    paths.append(_denoising(plt, runs, config, out_dir))
 
     fig = plt.figure(figsize=(15, 6.4))
     # Columns: 6 filters, a narrow gap, 6 filters; row 0 holds the block titles.
@@ -82,7 +114,7 @@ def plot_conv_filters(runs: list[dict], config, out_dir):
     _filter_grid(fig, gs, 7, t["filters_after"], t["corr_after"],
                  f"After {t['iterations']} Adam steps: mean r = {np.mean(t['corr_after']):+.2f}")
     fig.suptitle(f"SimpleConvNet's first-layer filters (30 of 5x5) before and after training on "
-                 f"{metrics['dataset']} (the book's fig. 7-24)\neach filter scaled to its own range; r: correlation "
+                 f"{metrics['dataset']} (the book's fig. 7-24; first seed)\neach filter scaled to its own range; r: correlation "
                  "of neighbouring weights")
     paths.append(save(fig, out_dir, "filters-before-after"))
 
@@ -94,12 +126,18 @@ def plot_conv_filters(runs: list[dict], config, out_dir):
                 label=f"claim threshold {config.trained_corr_min:g}")
     ax1.set_xlabel("correlation of neighbouring weights in a filter (r)")
     ax1.set_ylabel("filters (of 30)")
-    ax1.set_title("Smoothness of the first-layer filters: initialisation vs trained")
+    after = [float(np.mean(m["training"]["corr_after"])) for m in runs]
+    ax1.set_title("Smoothness of the first-layer filters: initialisation vs trained (first seed)"
+                  + (f"\nmean r after training per seed: {', '.join(f'{a:+.2f}' for a in after)}"
+                     if len(runs) > 1 else ""))
     ax1.legend()
-    ax2.plot(t["loss_iterations"], t["loss"], color="tab:blue", linewidth=0.8, label="training batch loss")
+    seed_lines(ax2, t["loss_iterations"], [m["training"]["loss"] for m in runs], color="tab:blue",
+               linewidth=0.8, label="training batch loss")
+    accs = [m["training"]["test_acc"] for m in runs]
     ax2.set_xlabel("iteration")
     ax2.set_ylabel("training batch loss")
-    ax2.set_title(f"Training run: test accuracy {t['test_acc']:.3f} on {metrics['n_test']} images")
+    ax2.set_title(f"Training run: test accuracy {np.mean(accs):.3f} on {metrics['n_test']} images"
+                  + ("" if len(runs) < 2 else f" (seeds {min(accs):.3f} to {max(accs):.3f})") + seeds_note(runs))
     ax2.legend()
     paths.append(save(fig, out_dir, "filter-smoothness"))
 
@@ -111,7 +149,7 @@ def plot_conv_filters(runs: list[dict], config, out_dir):
     for k in range(n):
         _show(axes[0, k + 1], t["filters_after"][k], f"filter {k}", signed=True, fontsize=8)
         _show(axes[1, k + 1], maps[k], f"map {k}", signed=True, fontsize=8)
-    fig.suptitle(f"Trained filters (top) and their feature maps on one digit (bottom, 24x24, before ReLU); "
-                 f"first {n} of 30")
+    fig.suptitle(f"Trained filters (top) and their feature maps on one image (bottom, 24x24, before ReLU); "
+                 f"first {n} of 30, first seed")
     paths.append(save(fig, out_dir, "feature-maps"))
     return paths

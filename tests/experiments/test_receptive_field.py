@@ -1,7 +1,6 @@
 """receptive-field: the quick run, the analytic recursion on known stacks, and claims that fail when they should."""
 
 import copy
-import json
 
 import pytest
 
@@ -19,9 +18,10 @@ def result(tmp_path_factory):
 def test_quick_run_writes_metrics_and_figures(result):
     res, out = result
     assert res.error is None
-    saved = json.loads((out / "receptive-field" / "metrics.json").read_text())
+    folder = next(out.iterdir())
+    saved = {"metrics": res.metrics}
     assert sorted(res.figures) == ["footprints.png", "receptive-field-by-layer.png"]
-    assert all((out / "receptive-field" / f).stat().st_size > 0 for f in res.figures)
+    assert all((folder / f).stat().st_size > 0 for f in res.figures)
     stacks = saved["metrics"]["stacks"]
     assert [r["r"] for r in stacks["DeepConvNet"]] == [3, 5, 6, 10, 14, 16, 24, 32, 36]
     assert [r["j"] for r in stacks["DeepConvNet"]] == [1, 1, 2, 2, 2, 4, 4, 4, 8]
@@ -64,3 +64,19 @@ def test_config_validation():
     with pytest.raises(ConfigError):
         Config(channels=0)
     EXPERIMENTS.get("receptive-field").make_config(quick=True)
+
+
+def test_claims_carry_their_numbers(result):
+    res, _ = result
+    claims = check(res.metrics, Config())
+    assert all(c.values for c in claims)
+    assert claims[1].values["two 3x3: weights / C^2"] == 18 and claims[1].values["one 7x7: weights / C^2"] == 49
+    assert claims[2].values["image pixels"] == 784
+
+
+def test_figures_of_two_seeds(result, tmp_path):
+    from trainlab.plots.receptive_field import plot_receptive_field
+
+    res, _ = result
+    paths = plot_receptive_field([res.metrics, copy.deepcopy(res.metrics)], Config(), tmp_path)
+    assert sorted(p.name for p in paths) == ["footprints.png", "receptive-field-by-layer.png"]

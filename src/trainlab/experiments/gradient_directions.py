@@ -97,7 +97,7 @@ def run(config: Config, seed: int = 0) -> dict:
     side = np.linspace(-config.extent, config.extent, config.grid)
     X, Y = np.meshgrid(side, side)
     points = np.stack([X.ravel(), Y.ravel()])
-    points = points[:, np.hypot(*points) > 0]                                 # the direction to the minimum is undefined there
+    points = points[:, np.hypot(*points) > 0]  # at the minimum itself its direction is undefined
     out = {"grid": {"extent": config.extent, "n": int(points.shape[1])}, "directions": {}, "descent": {}}
     for name in ("bowl", "valley"):
         grad, minimum, _ = FUNCTIONS[name]

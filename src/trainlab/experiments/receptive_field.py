@@ -15,6 +15,9 @@ an all-ones input mean no two paths can cancel. Max pooling sends a window's
 gradient to one input only, so its footprint depends on the data; the probe
 uses average pooling of the same window and stride (the same geometry).
 
+Everything here is deterministic (constant weights, no data): every seed
+measures the same numbers.
+
 Compared: analytic and empirical field size and position for every layer;
 the weights of two (three) stacked 3x3 convolutions against one 5x5 (7x7)
 convolution with the same field.
@@ -253,7 +256,11 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         f"{len(rows) - len(bad)} of {len(rows)} layers in {len(stacks)} stacks match; final fields: {finals}"
         + ("" if not bad else "; mismatched: " + ", ".join(
             f"{n} {r['layer']} (analytic {r['r']} at {r['expected_first']}, measured "
-            f"{r['empirical']['height']}x{r['empirical']['width']} at {r['empirical']['row']})" for n, r in bad)))]
+            f"{r['empirical']['height']}x{r['empirical']['width']} at {r['empirical']['row']})" for n, r in bad)),
+        values={"layers matching the recursion": len(rows) - len(bad), "layers": len(rows),
+                **{f"{n}: final field": stacks[n][-1]["r"] for n in ("SimpleConvNet", "DeepConvNet")},
+                **{f"{n}: final field measured": stacks[n][-1]["empirical"]["height"]
+                   for n in ("SimpleConvNet", "DeepConvNet")}})]
     w = metrics["weights"]
     two, five, three, seven = w["two 3x3"], w["one 5x5"], w["three 3x3"], w["one 7x7"]
     claims.append(CLAIMS.claim(
@@ -264,7 +271,11 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         and two["weights"] < five["weights"] and three["weights"] < seven["weights"],
         f"measured fields: two 3x3 {two['field']}, one 5x5 {five['field']}, three 3x3 {three['field']}, "
         f"one 7x7 {seven['field']}; weights with C = {config.channels}: {two['per_C2']:g}C\u00b2 vs "
-        f"{five['per_C2']:g}C\u00b2 and {three['per_C2']:g}C\u00b2 vs {seven['per_C2']:g}C\u00b2"))
+        f"{five['per_C2']:g}C\u00b2 and {three['per_C2']:g}C\u00b2 vs {seven['per_C2']:g}C\u00b2",
+        values={"two 3x3: field": two["field"], "one 5x5: field": five["field"], "three 3x3: field": three["field"],
+                "one 7x7: field": seven["field"], "two 3x3: weights / C^2": two["per_C2"],
+                "one 5x5: weights / C^2": five["per_C2"], "three 3x3: weights / C^2": three["per_C2"],
+                "one 7x7: weights / C^2": seven["per_C2"]}))
     pics = {(p["stack"], p["position"]): p for p in metrics["pictures"]}
     simple = pics[("SimpleConvNet", 2)]
     deep = max((p for p in metrics["pictures"] if p["stack"] == "DeepConvNet"), key=lambda p: p["position"])
@@ -276,7 +287,9 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         deep["covered"] == P * P and simple["covered"] < P * P / 4,
         f"on a {P}x{P} input: DeepConvNet after its last pool has r = {deep['r']} (jump "
         f"{stacks['DeepConvNet'][-1]['j']}) and its central unit depends on {deep['covered']} of {P * P} pixels; "
-        f"SimpleConvNet after its pool has r = {simple['r']} and depends on {simple['covered']} pixels"))
+        f"SimpleConvNet after its pool has r = {simple['r']} and depends on {simple['covered']} pixels",
+        values={"DeepConvNet: pixels seen by a last pooled unit": deep["covered"],
+                "SimpleConvNet: pixels seen by a pooled unit": simple["covered"], "image pixels": P * P}))
     return claims
 
 

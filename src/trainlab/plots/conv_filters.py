@@ -114,7 +114,8 @@ def plot_conv_filters(runs: list[dict], config, out_dir):
     _filter_grid(fig, gs, 7, t["filters_after"], t["corr_after"],
                  f"After {t['iterations']} Adam steps: mean r = {np.mean(t['corr_after']):+.2f}")
     fig.suptitle(f"SimpleConvNet's first-layer filters (30 of 5x5) before and after training on "
-                 f"{metrics['dataset']} (the book's fig. 7-24; first seed)\neach filter scaled to its own range; r: correlation "
+                 f"{metrics['dataset']} (the book's fig. 7-24; first seed)\neach filter scaled to its own range; "
+                 "r: correlation "
                  "of neighbouring weights")
     paths.append(save(fig, out_dir, "filters-before-after"))
 

@@ -37,8 +37,8 @@ def plot_gradient_directions(runs: list[dict], config, out_dir):
     _field(axes[0], bowl, bowl_grad, e, f"Isotropic x\u00b2 + y\u00b2: -grad (unit arrows) points at the minimum\n"
                                         f"largest angle {d['bowl']['max_angle']:.1g}\u00b0")
     q = _field(axes[1], valley, valley_grad, e,
-               f"Anisotropic x\u00b2/20 + y\u00b2: mostly not\n{d['valley']['within_tolerance']:.0%} of the grid within "
-               f"{config.angle_tolerance:g}\u00b0, median {d['valley']['median_angle']:.0f}\u00b0")
+               f"Anisotropic x\u00b2/20 + y\u00b2: mostly not\n{d['valley']['within_tolerance']:.0%} of the grid "
+               f"within {config.angle_tolerance:g}\u00b0, median {d['valley']['median_angle']:.0f}\u00b0")
     fig.colorbar(q, ax=axes[1], label="angle between -grad and the direction to the minimum (\u00b0)")
 
     ax = axes[2]

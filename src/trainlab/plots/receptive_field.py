@@ -35,7 +35,7 @@ def plot_receptive_field(runs: list[dict], config, out_dir):
     ax1.set_title("The book's CNNs: every 2x2 pool doubles the jump, so later 3x3 convs add more")
     ax2.set_title("Stacks: two 3x3 = one 5x5, three 3x3 = one 7x7")
     fig.suptitle("Receptive field per layer: r = r_in + (k-1) j_in (lines) against the back-propagated "
-                 "footprint of one output unit (circles)")
+                 "footprint of one output unit (circles); deterministic, the same for every seed")
     paths.append(save(fig, out_dir, "receptive-field-by-layer"))
 
     pics = metrics["pictures"]
@@ -54,6 +54,6 @@ def plot_receptive_field(runs: list[dict], config, out_dir):
         ax.grid(False)
     fig.suptitle(f"|d unit / d input| of the central output unit on a {P}x{P} input (constant positive weights, "
                  "max pools probed as average pools; "
-                 "dashed: analytic field)")
+                 "dashed: analytic field; the same for every seed)")
     paths.append(save(fig, out_dir, "footprints"))
     return paths

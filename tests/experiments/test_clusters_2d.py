@@ -1,7 +1,6 @@
 """clusters-2d: a quick run writes figures and .npz files that load back; claims decide both ways."""
 
 import copy
-import json
 
 import numpy as np
 import pytest
@@ -28,7 +27,8 @@ def test_quick_run_writes_metrics_figure_and_data_files(result, config):
     res, out = result
     assert res.error is None
     folder = out / "clusters-2d"
-    m = json.loads((folder / "metrics.json").read_text())["metrics"]
+    assert (folder / "metrics.json").is_file()
+    m = res.metrics
     assert {"train_loss", "train_acc", "batch_loss_mean", "final_train_acc", "nearest_centre_acc", "grid",
             "data", "params", "saved"} <= set(m)
     assert len(m["train_acc"]) == len(m["batch_loss_mean"]) == config.epochs
@@ -55,6 +55,19 @@ def test_measured_claims(result, config):
     assert fits.passed and m["final_train_acc"] >= m["nearest_centre_acc"] - config.accuracy_slack
     assert f"{m['nearest_centre_acc']:.3f}" in fits.evidence
     assert saved.passed and "max |score difference| of the reloaded model 0.0e+00" in saved.evidence
+    assert fits.values["nearest-centre accuracy"] == m["nearest_centre_acc"]
+    assert saved.values["max |score difference| of the reloaded model"] == 0.0
+
+
+def test_figure_of_two_seeds(result, config, tmp_path):
+    from trainlab.plots.clusters_2d import plot_clusters_2d
+
+    m = result[0].metrics
+    other = copy.deepcopy(m)
+    other["train_acc"] = [a * 0.9 for a in m["train_acc"]]
+    other["nearest_centre_acc"] = m["nearest_centre_acc"] - 0.02
+    paths = plot_clusters_2d([m, other], config, tmp_path)
+    assert [p.name for p in paths] == ["clusters-decision-regions.png"] and paths[0].stat().st_size > 10_000
 
 
 def test_claims_fail_when_the_numbers_say_so(result, config):

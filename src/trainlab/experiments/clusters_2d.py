@@ -231,7 +231,9 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         f"training accuracy {acc:.3f} after {config.epochs} epochs (loss {metrics['final_train_loss']:.3f}); "
         f"nearest class mean on the same {metrics['n_points']} points {nc:.3f}; the two agree on "
         f"{metrics['agreement_with_nearest_centre']:.1%} of the points and on "
-        f"{metrics['grid']['agreement_near_data']:.1%} of the grid within 3 sd of a centre")]
+        f"{metrics['grid']['agreement_near_data']:.1%} of the grid within 3 sd of a centre",
+        values={"network training accuracy": acc, "nearest-centre accuracy": nc, "slack": config.accuracy_slack,
+                "agreement with nearest centre": metrics["agreement_with_nearest_centre"]})]
     s = metrics["saved"]
     claims.append(CLAIMS.claim(
         "saved-files-load-back",
@@ -241,7 +243,10 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         f"{s['files'][0]} ({s['bytes'][0]} bytes): identical {s['dataset_identical']}; {s['files'][1]} "
         f"({s['bytes'][1]} bytes, {s['n_arrays']} arrays): identical {s['params_identical']}; max |score "
         f"difference| of the reloaded model {s['max_abs_score_diff']:.1e}, same predictions "
-        f"{s['predictions_identical']}"))
+        f"{s['predictions_identical']}",
+        values={"max |score difference| of the reloaded model": s["max_abs_score_diff"],
+                "data set identical": float(s["dataset_identical"]), "parameters identical": float(s["params_identical"]),
+                "predictions identical": float(s["predictions_identical"])}))
     return claims
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainlab.plots.style import pyplot, save
+from trainlab.plots.style import pyplot, save, seed_lines, seeds_note
 
 
 def plot_clusters_2d(runs: list[dict], config, out_dir):
@@ -41,27 +41,32 @@ def plot_clusters_2d(runs: list[dict], config, out_dir):
     ax1.set_ylim(*g["y"])
     ax1.set_xlabel("x1")
     ax1.set_ylabel("x2")
-    ax1.set_title(f"Network's decision regions (shaded) vs nearest-centre rule (dashed)\n"
+    ax1.set_title(f"Network's decision regions (shaded) vs nearest-centre rule (dashed), first seed\n"
                   f"training accuracy {metrics['final_train_acc']:.3f}, nearest centre "
                   f"{metrics['nearest_centre_acc']:.3f}")
     ax1.legend(loc="upper right", framealpha=0.9)
 
     epochs = metrics["epochs"]
-    ax2.plot(epochs, metrics["batch_loss_mean"], label="mean batch loss (training mode)", alpha=0.8)
-    ax2.plot(epochs, metrics["train_loss"], label="loss at epoch end (eval mode)")
-    ax2.set_yscale("log")
+    seed_lines(ax2, epochs, [m["batch_loss_mean"] for m in runs], color="tab:blue", semilogy=True,
+               label="mean batch loss (training mode)", alpha=0.8)
+    seed_lines(ax2, epochs, [m["train_loss"] for m in runs], color="tab:orange", semilogy=True,
+               label="loss at epoch end (eval mode)")
     ax2.set_xlabel("epoch")
     ax2.set_ylabel("cross-entropy loss")
-    ax2.set_title(f"Loss, Adam lr {config.lr:g}, batch {config.batch_size}")
+    ax2.set_title(f"Loss, Adam lr {config.lr:g}, batch {config.batch_size}{seeds_note(runs)}")
     ax2.legend()
 
-    ax3.plot(epochs, metrics["train_acc"], label="network, training accuracy")
-    ax3.axhline(metrics["nearest_centre_acc"], color="k", linestyle="--", linewidth=1,
-                label=f"nearest-centre rule ({metrics['nearest_centre_acc']:.3f})")
+    seed_lines(ax3, epochs, [m["train_acc"] for m in runs], color="tab:blue", label="network, training accuracy")
+    nc = [m["nearest_centre_acc"] for m in runs]
+    # Each seed draws its own clusters, so each has its own yardstick.
+    for value in nc if len(runs) > 1 else []:
+        ax3.axhline(value, color="k", linestyle="--", linewidth=0.6, alpha=0.3)
+    ax3.axhline(float(np.mean(nc)), color="k", linestyle="--", linewidth=1,
+                label=f"nearest-centre rule ({np.mean(nc):.3f})")
     ax3.set_xlabel("epoch")
     ax3.set_ylabel("accuracy")
-    lowest = min(metrics["train_acc"])
-    ax3.set_ylim(max(0.0, min(lowest, metrics["nearest_centre_acc"]) - 0.05), 1.0)
+    lowest = min(min(m["train_acc"]) for m in runs)
+    ax3.set_ylim(max(0.0, min(lowest, min(nc)) - 0.05), 1.0)
     ax3.set_title("Training accuracy against the nearest-centre rule")
     ax3.legend(loc="lower right")
     fig.suptitle(f"{k} Gaussian clusters (sd {config.noise_std:g}), Linear(2, {config.hidden_size}) -> "

@@ -1,7 +1,6 @@
 """bn-folding: a quick run on synthetic data, and each claim check decides both ways."""
 
 import copy
-import json
 
 import numpy as np
 import pytest
@@ -27,8 +26,9 @@ def result(tmp_path_factory):
 def test_quick_run_writes_metrics_and_figure(result, config):
     res, out = result
     assert res.error is None
-    folder = out / "bn-folding"
-    m = json.loads((folder / "metrics.json").read_text())["metrics"]
+    folder = next(out.iterdir())  # the run's one folder, whatever the runner names it
+    assert (folder / "metrics.json").is_file()
+    m = res.metrics
     assert {"max_abs_diff", "agreement", "test_acc_original", "test_acc_folded", "timing", "diff_histogram",
             "scatter", "layers", "max_abs_error_original", "max_abs_error_folded"} <= set(m)
     assert m["dtype"] == "float32" and m["n_test"] == config.n_test
@@ -55,6 +55,19 @@ def test_measured_claims(result, config):
     assert f"{m['max_abs_diff']:.2e}" in same_outputs.evidence
     # Timing depends on the machine: the verdict must follow the measured speedups.
     assert faster.passed == all(r["speedup"] > 1 for r in m["timing"].values())
+    assert same_outputs.values["max |score difference|"] == m["max_abs_diff"]
+    assert set(faster.values) == {f"speedup, batch {b}" for b in config.timing_batch_sizes}
+
+
+def test_figure_of_two_seeds(result, config, tmp_path):
+    from trainlab.plots.bn_folding import plot_bn_folding
+
+    m = result[0].metrics
+    other = copy.deepcopy(m)
+    for r in other["timing"].values():
+        r["best_folded"] *= 1.5
+    paths = plot_bn_folding([m, other], config, tmp_path)
+    assert [p.name for p in paths] == ["bn-folding.png"] and paths[0].stat().st_size > 10_000
 
 
 def test_claims_fail_when_the_numbers_say_so(result, config):

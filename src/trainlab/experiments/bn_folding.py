@@ -178,13 +178,19 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         f"{metrics['n_test']} test images; against a float64 reference the original is off by "
         f"{metrics['max_abs_error_original']:.1e} and the folded by {metrics['max_abs_error_folded']:.1e}; "
         f"BatchNorm layers {lay['original']['BatchNorm']} -> {lay['folded']['BatchNorm']}, parameters "
-        f"{lay['original']['parameters']} -> {lay['folded']['parameters']}")]
+        f"{lay['original']['parameters']} -> {lay['folded']['parameters']}",
+        values={"max |score difference|": metrics["max_abs_diff"],
+                "allowed": config.tolerance * max(1.0, metrics["max_abs_score"]),
+                "BatchNorm layers left": lay["folded"]["BatchNorm"]})]
     claims.append(CLAIMS.claim(
         "same-predictions",
         "The folded network predicts the same class for every test image (same test accuracy)",
         metrics["n_disagree"] == 0 and metrics["test_acc_original"] == metrics["test_acc_folded"],
         f"agreement {metrics['agreement']:.4%} ({metrics['n_disagree']} of {metrics['n_test']} differ); "
-        f"test accuracy {metrics['test_acc_original']:.4f} original, {metrics['test_acc_folded']:.4f} folded"))
+        f"test accuracy {metrics['test_acc_original']:.4f} original, {metrics['test_acc_folded']:.4f} folded",
+        values={"test images predicted differently": metrics["n_disagree"],
+                "test accuracy, original": metrics["test_acc_original"],
+                "test accuracy, folded": metrics["test_acc_folded"]}))
     timing = metrics["timing"]
     parts = [f"batch {bs}: {r['best_original'] * 1e3:.1f} ms -> {r['best_folded'] * 1e3:.1f} ms "
              f"(x{r['speedup']:.2f})" for bs, r in timing.items()]
@@ -194,7 +200,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         "timed batch size",
         all(r["speedup"] > 1.0 for r in timing.values()),
         f"each batch's fastest of {config.repeats} interleaved repeats, summed over {metrics['n_test']} "
-        f"images; " + "; ".join(parts)))
+        f"images; " + "; ".join(parts),
+        values={f"speedup, batch {bs}": r["speedup"] for bs, r in timing.items()}))
     return claims
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainlab.plots.style import pyplot, save
+from trainlab.plots.style import pyplot, save, seed_bars
 
 
 def plot_bn_folding(runs: list[dict], config, out_dir):
@@ -17,15 +17,19 @@ def plot_bn_folding(runs: list[dict], config, out_dir):
         ax.axis("off")
     for ax, (bs, r) in zip(grid[0], timing.items()):
         names = ("original", "folded")
-        best = [r["best_original"] * 1e3, r["best_folded"] * 1e3]
-        bars = ax.bar(names, best, color=["tab:gray", "tab:green"], width=0.55, label="sum of each batch's fastest")
+        best = [[m["timing"][bs][f"best_{name}"] * 1e3 for m in runs] for name in names]
+        bars, means = seed_bars(ax, list(names), best, colors=["tab:gray", "tab:green"], width=0.55,
+                                label="sum of each batch's fastest" + (", mean and min-max over seeds"
+                                                                       if len(runs) > 1 else ""))
         for i, name in enumerate(names):
-            runs = np.asarray(r[name]) * 1e3
-            ax.scatter(np.full(runs.size, i) + np.linspace(-0.15, 0.15, runs.size), runs, s=12, color="k",
-                       zorder=3, label="each repeat's pass" if i == 0 else None)
-        ax.bar_label(bars, fmt="%.1f ms", label_type="center", color="w", fontweight="bold")
+            passes = np.asarray(r[name]) * 1e3
+            ax.scatter(np.full(passes.size, i) + np.linspace(-0.15, 0.15, passes.size), passes, s=12, color="k",
+                       zorder=3, label="each repeat's pass (first seed)" if i == 0 else None)
+        ax.bar_label(bars, labels=[f"{m:.1f} ms" for m in means], label_type="center", color="w", fontweight="bold")
+        speedups = [m["timing"][bs]["speedup"] for m in runs]
         ax.set_ylabel("time per pass over the test set (ms)")
-        ax.set_title(f"Eval forward, batch {bs}: x{r['speedup']:.2f} faster folded")
+        ax.set_title(f"Eval forward, batch {bs}: x{np.mean(speedups):.2f} faster folded"
+                     + ("" if len(runs) < 2 else f" (seeds x{min(speedups):.2f} to x{max(speedups):.2f})"))
         ax.legend(loc="lower right")
 
     hist = metrics["diff_histogram"]
@@ -39,7 +43,7 @@ def plot_bn_folding(runs: list[dict], config, out_dir):
         ax.set_xlim(edges[filled[0]] - 0.5, max(edges[filled[-1] + 1], np.log10(config.tolerance)) + 0.5)
     ax.set_xlabel("log10 |score difference|")
     ax.set_ylabel("number of scores")
-    ax.set_title(f"Folded minus original scores ({hist['zeros']} exactly equal)")
+    ax.set_title(f"Folded minus original scores ({hist['zeros']} exactly equal; first seed)")
     ax.legend()
 
     ax = grid[1, 1]
@@ -58,9 +62,10 @@ def plot_bn_folding(runs: list[dict], config, out_dir):
     ax.set_yscale("log")
     ax.set_xlabel("|original score|")
     ax.set_ylabel("|score difference|")
-    ax.set_title("Each difference against the size of its score")
+    ax.set_title("Each difference against the size of its score (first seed)")
     ax.legend(loc="lower right")
     fig.suptitle(f"Original vs BatchNorm-folded network: {metrics['layers']['original']['BatchNorm']} BatchNorm "
                  f"layers folded away, {metrics['n_test']} test images,\ntest accuracy "
-                 f"{metrics['test_acc_original']:.4f} -> {metrics['test_acc_folded']:.4f}")
+                 f"{metrics['test_acc_original']:.4f} -> {metrics['test_acc_folded']:.4f}"
+                 + ("" if len(runs) < 2 else f" (first seed); timings: mean of {len(runs)} seeds, whiskers min-max"))
     return [save(fig, out_dir, "bn-folding")]

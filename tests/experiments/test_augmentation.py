@@ -1,7 +1,6 @@
 """augmentation: a quick synthetic run writes its files and sample digits, and each claim decides both ways."""
 
 import copy
-import json
 
 import numpy as np
 import pytest
@@ -19,7 +18,8 @@ OVERRIDES = {"dataset": "synthetic", "n_train": 200, "n_test": 200, "epochs": 6,
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("exp")
-    return out / NAME, run_experiment(NAME, out, quick=True, overrides=OVERRIDES, log=None)
+    res = run_experiment(NAME, out, quick=True, overrides=OVERRIDES, log=None)
+    return next(out.iterdir()), res  # the run's one folder, whatever the runner names it
 
 
 def set_accuracy(run, train, test):
@@ -29,8 +29,8 @@ def set_accuracy(run, train, test):
 def test_quick_run_writes_metrics_samples_and_figures(result):
     folder, r = result
     assert r.error is None
-    saved = json.loads((folder / "metrics.json").read_text())
-    m = saved["metrics"]
+    assert (folder / "metrics.json").is_file()
+    m = r.metrics
     assert m["pipeline"] == [{"name": "affine", "degrees": 10.0, "scale": [0.9, 1.1], "translate": 2.0,
                               "interpolation": "bilinear", "fill": 0.0}]
     assert set(m["runs"]) == {"without", "with"}
@@ -77,6 +77,18 @@ def test_each_claim_decides_both_ways(result):
     set_accuracy(bad["runs"]["with"], 0.995, 0.875)   # test +0.005, gap -0.01: both below their margins
     assert [c.passed for c in check(bad, config)] == [False, False]
     assert [b.measured for b in book(good, config)] == [0.87, 0.92]
+    assert check(good, config)[0].values["gain"] == pytest.approx(0.05)
+    assert check(good, config)[1].values["reduction"] == pytest.approx(0.08)
+
+
+def test_figures_of_two_seeds(result, tmp_path):
+    from trainlab.plots.augmentation import plot_augmentation
+
+    _, r = result
+    other = copy.deepcopy(r.metrics)
+    other["runs"]["with"]["test_acc"] = [a * 0.95 for a in other["runs"]["with"]["test_acc"]]
+    paths = plot_augmentation([r.metrics, other], Config(**OVERRIDES), tmp_path)
+    assert sorted(p.name for p in paths) == ["augmentation-accuracy.png", "augmented-digits.png"]
 
 
 def test_config_validation():

@@ -119,7 +119,9 @@ def check(metrics: dict, config: Config) -> list[Claim]:
                      gain >= config.min_test_gain,
                      f"test accuracy without {off['mean_test_acc']:.4f}, with {on['mean_test_acc']:.4f} ({gain:+.4f}); "
                      f"best epoch {off['best_test_acc']:.4f} -> {on['best_test_acc']:.4f}; "
-                     f"{metrics['n_test']} test images"),
+                     f"{metrics['n_test']} test images",
+                     values={"test accuracy without": off["mean_test_acc"], "test accuracy with": on["mean_test_acc"],
+                             "gain": gain, "threshold": config.min_test_gain}),
         CLAIMS.claim("shrinks-gap",
                      f"Augmentation shrinks the train-test gap (mean over the last {w} epochs) by at least "
                      f"{config.min_gap_reduction}",
@@ -127,7 +129,9 @@ def check(metrics: dict, config: Config) -> list[Claim]:
                      f"gap without {off['mean_gap']:.4f} (train {off['mean_train_acc']:.4f}), "
                      f"with {on['mean_gap']:.4f} (train {on['mean_train_acc']:.4f}, measured on the unmodified "
                      "training images); "
-                     f"change {-reduction:+.4f}"),
+                     f"change {-reduction:+.4f}",
+                     values={"gap without": off["mean_gap"], "gap with": on["mean_gap"], "reduction": reduction,
+                             "threshold": config.min_gap_reduction}),
     ]
 
 

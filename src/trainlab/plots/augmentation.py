@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainlab.plots.style import pyplot, save
+from trainlab.plots.style import pyplot, save, seed_lines, seeds_note
 
 
 def encode_images(images) -> list[list[str]]:
@@ -52,21 +52,24 @@ def plot_augmentation(runs: list[dict], config, out_dir):
             if r == 0:
                 ax.set_title("original" if c == 0 else f"augmented {c}", fontsize=8)
         axes[r, 0].set_ylabel(f"digit {label}")
-    fig.suptitle(f"Training digits and random augmentations:\n{_describe(metrics['pipeline'])}", fontsize=9)
+    fig.suptitle(f"Training images and random augmentations (first seed):\n{_describe(metrics['pipeline'])}",
+                 fontsize=9)
     paths.append(save(fig, out_dir, "augmented-digits"))
 
     dataset = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(metrics["dataset"], metrics["dataset"])
     epochs = np.asarray(metrics["epochs"])
-    runs = metrics["runs"]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.3))
     for key, color in (("without", "tab:red"), ("with", "tab:green")):
-        r = runs[key]
-        ax1.plot(epochs, r["train_acc"], color=color, linestyle="--", label=f"train, {key} augmentation")
-        ax1.plot(epochs, r["test_acc"], color=color, label=f"test, {key} augmentation "
-                 f"(last {config.window} epochs: {r['mean_test_acc']:.3f})")
-        ax2.plot(epochs, np.asarray(r["train_acc"]) - np.asarray(r["test_acc"]), color=color,
-                 label=f"{key} augmentation (last {config.window} epochs: {r['mean_gap']:.3f})")
-    lows = [min(r["test_acc"][len(epochs) // 5:]) for r in runs.values()]
+        per_seed = [m["runs"][key] for m in runs]
+        test = np.mean([r["mean_test_acc"] for r in per_seed])
+        gap = np.mean([r["mean_gap"] for r in per_seed])
+        seed_lines(ax1, epochs, [r["train_acc"] for r in per_seed], color=color, style="--",
+                   label=f"train, {key} augmentation")
+        seed_lines(ax1, epochs, [r["test_acc"] for r in per_seed], color=color,
+                   label=f"test, {key} augmentation (last {config.window} epochs: {test:.3f})")
+        seed_lines(ax2, epochs, [np.asarray(r["train_acc"]) - np.asarray(r["test_acc"]) for r in per_seed],
+                   color=color, label=f"{key} augmentation (last {config.window} epochs: {gap:.3f})")
+    lows = [min(m["runs"][k]["test_acc"][len(epochs) // 5:]) for m in runs for k in ("without", "with")]
     ax1.set_ylim(max(0.0, min(lows) - 0.12), 1.005)  # room for the legend below the curves
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("accuracy")
@@ -78,6 +81,6 @@ def plot_augmentation(runs: list[dict], config, out_dir):
     ax2.legend(loc="center right")
     hidden = "-".join(str(h) for h in config.hidden_sizes)
     fig.suptitle(f"784-{hidden}-10 MLP on the first {metrics['n_train']} {dataset} images, "
-                 f"with and without augmentation")
+                 f"with and without augmentation{seeds_note(runs)}")
     paths.append(save(fig, out_dir, "augmentation-accuracy"))
     return paths

@@ -1,7 +1,6 @@
 """hyperparameter-search: a quick run on synthetic data, the sampler and loop, and claims that decide both ways."""
 
 import copy
-import json
 
 import numpy as np
 import pytest
@@ -36,10 +35,9 @@ def result(tmp_path_factory):
 def test_quick_run_writes_metrics_and_figures(result, config):
     res, out = result
     assert res.error is None
-    folder = out / "hyperparameter-search"
-    saved = json.loads((folder / "metrics.json").read_text())
-    assert saved["config"]["dataset"] == "synthetic"
-    m = saved["metrics"]
+    folder = next(out.iterdir())  # the run's one folder, whatever the runner names it
+    assert (folder / "metrics.json").is_file() and res.config["dataset"] == "synthetic"
+    m = res.metrics
     assert {"round1", "round2", "summary", "top", "ranges", "spearman", "n_train", "n_val"} <= set(m)
     assert len(m["round1"]) == config.n_trials and len(m["round2"]) == config.n_refine_trials
     assert m["n_train"] + m["n_val"] == config.n_samples and m["n_val"] == config.n_val
@@ -68,7 +66,7 @@ def test_measured_claims(result, config):
     top = m["top"]
     # The verdicts follow the stated rules on the measured numbers.
     assert concentrate.passed == (top["log_lr_span"] <= 0.5 * top["log_lr_span_all"]
-                                  and top["fraction_in_book_band"] >= 0.8)
+                                  and top["fraction_in_band"] >= 0.8)
     assert f"{top['log_lr_span']:.2f} decades" in concentrate.evidence
     s = m["summary"]
     assert narrowed.passed and s["round2"]["median_val_acc"] > s["round1"]["median_val_acc"]
@@ -79,18 +77,43 @@ def test_measured_claims(result, config):
 
 def test_claims_fail_when_the_numbers_say_so(result, config):
     good = copy.deepcopy(result[0].metrics)
-    good["top"].update(log_lr_span=1.0, log_lr_span_all=4.0, fraction_in_book_band=0.9)
+    good["top"].update(log_lr_span=1.0, log_lr_span_all=4.0, fraction_in_band=0.9)
     assert check(good, config)[0].passed
 
     spread = copy.deepcopy(good)
     spread["top"]["log_lr_span"] = 3.0                   # the best trials spread over most of the range
     off_band = copy.deepcopy(good)
-    off_band["top"]["fraction_in_book_band"] = 0.5       # concentrated, but not where the book says
+    off_band["top"]["fraction_in_band"] = 0.5       # concentrated, but not where the book says
     no_gain = copy.deepcopy(good)
     no_gain["summary"]["round2"]["median_val_acc"] = no_gain["summary"]["round1"]["median_val_acc"]
     assert not check(spread, config)[0].passed
     assert not check(off_band, config)[0].passed
     assert not check(no_gain, config)[1].passed
+    claims = check(good, config)
+    assert claims[0].values["top 5: fraction in the band"] == 0.9 and all(c.values for c in claims)
+
+
+def test_the_band_is_declared_per_dataset(result):
+    from trainlab.experiments.hyperparameter_search import BOOK_LR_BAND
+
+    assert Config().band == BOOK_LR_BAND and Config(dataset="fashion-mnist").band == BOOK_LR_BAND
+    assert Config(dataset="fashion-mnist", lr_band=(1e-4, 1e-3)).band == (1e-4, 1e-3)
+    with pytest.raises(ConfigError, match="lr_band"):
+        Config(lr_band=(1e-2, 1e-3))
+    # The claim reads the band the run measured with.
+    m = copy.deepcopy(result[0].metrics)
+    m["top"].update(log_lr_span=1.0, log_lr_span_all=4.0, fraction_in_band=0.9, lr_band=[1e-4, 1e-3])
+    assert "[0.0001, 0.001]" in check(m, Config())[0].evidence
+
+
+def test_figures_of_two_seeds(result, config, tmp_path):
+    from trainlab.plots.hyperparameter_search import plot_hyperparameter_search
+
+    m = result[0].metrics
+    other = copy.deepcopy(m)
+    other["summary"]["round2"]["median_val_acc"] = 0.5
+    paths = plot_hyperparameter_search([m, other], config, tmp_path)
+    assert sorted(p.name for p in paths) == ["best-trials.png", "search-space.png"]
 
 
 def test_sample_trials_is_log_uniform_and_seeded():

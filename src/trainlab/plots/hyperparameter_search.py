@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainlab.plots.style import pyplot, save
+from trainlab.plots.style import pyplot, save, seed_bars
 
 
 def _best_curves(plt, metrics: dict, config, out_dir):
@@ -27,13 +27,14 @@ def _best_curves(plt, metrics: dict, config, out_dir):
     for ax in axes.flat[len(results):]:
         ax.axis("off")
     axes.flat[0].legend(loc="lower right")
-    fig.suptitle(f"The {len(results)} best of {len(metrics['round1'])} random trials "
+    fig.suptitle(f"The {len(results)} best of {len(metrics['round1'])} random trials (first seed) "
                  f"({metrics['n_train']} training / {metrics['n_val']} validation images, {config.epochs} epochs): "
                  "validation solid, training dashed")
     return save(fig, out_dir, "best-trials")
 
 
-def _search_space(plt, metrics: dict, config, out_dir):
+def _search_space(plt, runs: list[dict], config, out_dir):
+    metrics = runs[0]
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 4.8), gridspec_kw={"width_ratios": [1.25, 1.1, 0.8]})
     rounds = (("round1", "o", "round 1"), ("round2", "^", "round 2 (narrowed)"))
     points = None
@@ -51,7 +52,8 @@ def _search_space(plt, metrics: dict, config, out_dir):
     ax1.set_yscale("log")
     ax1.set_xlabel("learning rate")
     ax1.set_ylabel("weight decay")
-    ax1.set_title("Sampled hyperparameters, coloured by final validation accuracy")
+    first = " (first seed)" if len(runs) > 1 else ""
+    ax1.set_title(f"Sampled hyperparameters, coloured by final validation accuracy{first}")
     ax1.legend(loc="lower left")
     fig.colorbar(points, ax=ax1, label="validation accuracy")
 
@@ -59,15 +61,27 @@ def _search_space(plt, metrics: dict, config, out_dir):
         rs = metrics[key]
         ax2.scatter([r["lr"] for r in rs], [r["val_acc"] for r in rs], marker=marker, s=22, alpha=0.75,
                     label=label)
-    low, high = 1e-3, 1e-2
-    ax2.axvspan(low, high, color="0.85", alpha=0.5, zorder=0, label="book's best band 1e-3..1e-2")
+    low, high = metrics["top"].get("lr_band", (1e-3, 1e-2))
+    ax2.axvspan(low, high, color="0.85", alpha=0.5, zorder=0, label=f"the claim's band {low:g}..{high:g}")
     ax2.set_xscale("log")
     ax2.set_xlabel("learning rate")
     ax2.set_ylabel("final validation accuracy")
     ax2.set_ylim(0.0, 1.0)
-    ax2.set_title("Validation accuracy against learning rate")
+    ax2.set_title(f"Validation accuracy against learning rate{first}")
     ax2.legend(loc="upper left")
 
+    if len(runs) > 1:
+        # Several seeds: each round's median validation accuracy, mean and min-max over the seeds.
+        medians = [[m["summary"][key]["median_val_acc"] for m in runs] for key, _, _ in rounds]
+        bars, means = seed_bars(ax3, [0, 1], medians, colors=["tab:blue", "tab:orange"], width=0.6)
+        for i, values in enumerate(medians):
+            ax3.scatter(np.full(len(values), i), values, color="k", s=12, zorder=3)
+        ax3.bar_label(bars, labels=[f"{m:.2f}" for m in means], label_type="center", color="w")
+        ax3.set_xticks([0, 1], ["round 1", "round 2"])
+        ax3.set_ylabel("median validation accuracy of the round")
+        ax3.set_title(f"First round vs narrowed round:\nmedians of {len(runs)} seeds (dots), mean, min-max")
+        ax3.set_ylim(0.0, 1.0)
+        return save(fig, out_dir, "search-space")
     data = [[r["val_acc"] for r in metrics[key]] for key, _, _ in rounds]
     ax3.boxplot(data, showfliers=False)
     rng = np.random.default_rng(0)  # jitter for display only
@@ -86,4 +100,4 @@ def _search_space(plt, metrics: dict, config, out_dir):
 def plot_hyperparameter_search(runs: list[dict], config, out_dir):
     metrics = runs[0]
     plt = pyplot()
-    return [_best_curves(plt, metrics, config, out_dir), _search_space(plt, metrics, config, out_dir)]
+    return [_best_curves(plt, metrics, config, out_dir), _search_space(plt, runs, config, out_dir)]

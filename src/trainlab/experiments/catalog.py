@@ -9,6 +9,7 @@ from trainlab.experiments import init_symmetry  # noqa: F401
 from trainlab.experiments import batchnorm  # noqa: F401
 from trainlab.experiments import overfit_weight_decay  # noqa: F401
 from trainlab.experiments import overfit_dropout  # noqa: F401
+from trainlab.experiments import bn_overfitting  # noqa: F401
 from trainlab.experiments import augmentation  # noqa: F401
 from trainlab.experiments import hyperparameter_search  # noqa: F401
 from trainlab.experiments import vanishing_gradients  # noqa: F401

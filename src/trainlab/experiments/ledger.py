@@ -66,6 +66,7 @@ BN_SCALE = "batchnorm/less-dependent-on-scale"
 BN_GRADIENT_SCALE = "vanishing-gradients/bn-scale-independent"
 LR_BAND = "hyperparameter-search/best-lr-band"
 SIGMOID_VANISHES = "vanishing-gradients/sigmoid-vanishes"
+BN_SHRINKS_GAP = "batchnorm-overfitting/shrinks-gap"
 
 STATEMENTS: tuple[Statement, ...] = (
     *_statements(
@@ -102,7 +103,8 @@ STATEMENTS: tuple[Statement, ...] = (
          (STD001_NO_LEARNING, "init-mnist/xavier-he-learn")),
         ("Batch normalisation speeds up learning.", (BN_FASTER,)),
         ("With batch normalisation, training depends little on the initial weights.", (BN_SCALE, BN_GRADIENT_SCALE)),
-        ("Batch normalisation suppresses overfitting (and lessens the need for dropout).", NO_EXPERIMENT),
+        ("Batch normalisation suppresses overfitting (and lessens the need for dropout).",
+         (BN_SHRINKS_GAP, "batchnorm-overfitting/lessens-dropout-need")),
         ("Batch normalisation transforms each mini-batch's inputs to mean 0 and variance 1.", NO_EXPERIMENT),
         ("Whether batch normalisation belongs before or after the activation is still being studied.",
          NOT_MEASURABLE + "a remark on open research"),
@@ -130,7 +132,7 @@ STATEMENTS: tuple[Statement, ...] = (
         ("Batch normalisation makes learning faster.", (BN_FASTER,)),
         ("Batch normalisation lessens the influence of the initial parameters, so learning is more stable.",
          (BN_SCALE, BN_GRADIENT_SCALE)),
-        ("Batch normalisation suppresses overfitting.", NO_EXPERIMENT),
+        ("Batch normalisation suppresses overfitting.", (BN_SHRINKS_GAP,)),
         ("The shift of each layer's input distribution during training (covariate shift) grows with depth, each "
          "layer's change amplifying the next one's, and it slows training.", NO_EXPERIMENT),
         ("Normalising alone limits what a layer can represent; the learned scale \u03b3 and shift \u03b2 "
@@ -252,7 +254,7 @@ STATEMENTS: tuple[Statement, ...] = (
          (HE_SPREAD, XAVIER_RELU_SHRINKS)),
         ("Batch normalisation speeds up learning.", (BN_FASTER,)),
         ("Batch normalisation depends little on the initial values.", (BN_SCALE, BN_GRADIENT_SCALE)),
-        ("Batch normalisation suppresses overfitting.", NO_EXPERIMENT),
+        ("Batch normalisation suppresses overfitting.", (BN_SHRINKS_GAP,)),
     ),
 )
 

@@ -74,10 +74,12 @@ def _summary(train_acc: list[float], test_acc: list[float], window: int) -> dict
 
 
 def build_net(config: OverfitConfig, init_seed: int, *, dropout: float = 0.0,
-              inverted_dropout: bool = True) -> MultiLayerNet:
-    """The book's 7-layer ReLU net; ``inverted_dropout=False`` switches to the book's dropout form."""
+              inverted_dropout: bool = True, use_batchnorm: bool = False) -> MultiLayerNet:
+    """The book's 7-layer ReLU net; ``inverted_dropout=False`` switches to the book's dropout form,
+    ``use_batchnorm`` puts a BatchNorm1d after every hidden Linear."""
     return MultiLayerNet(784, [config.hidden_size] * config.hidden_layers, 10, activation="relu",
-                         weight_init="he", dropout=dropout, seed=init_seed, inverted_dropout=inverted_dropout)
+                         weight_init="he", dropout=dropout, seed=init_seed, inverted_dropout=inverted_dropout,
+                         use_batchnorm=use_batchnorm)
 
 
 def _split_options(options: dict) -> tuple[dict, dict]:

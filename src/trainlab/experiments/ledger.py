@@ -181,9 +181,10 @@ STATEMENTS: tuple[Statement, ...] = (
         ("Adam was proposed in 2015.", NOT_MEASURABLE + "a historical fact"),
         ("Adam's path resembles momentum's but sways less from side to side, since it adapts the learning rate.",
          ("optimizer-paths/adam-sways-less",)),
-        ("No method is always best on every problem.", NOT_MEASURABLE + "a statement about every possible problem"),
+        ("No method is always best on every problem: on the problems tried, each is beaten on at least one.",
+         ("optimizer-problems/no-optimizer-best-everywhere",)),
         ("On MNIST, the outcome of the comparison depends on the learning rate and the network's structure.",
-         NO_EXPERIMENT),
+         ("optimizer-problems/mnist-depends-on-lr", "optimizer-problems/mnist-depends-on-structure")),
         ("In general Momentum, AdaGrad and Adam learn faster than SGD and sometimes reach a higher final "
          "accuracy.", (SGD_SLOWEST, OTHERS_MORE_ACCURATE)),
     ),

@@ -21,3 +21,4 @@ from trainlab.experiments import receptive_field  # noqa: F401
 from trainlab.experiments import conv_layers  # noqa: F401
 from trainlab.experiments import cnn_mnist  # noqa: F401
 from trainlab.experiments import architectures  # noqa: F401
+from trainlab.experiments import bottlenecks  # noqa: F401

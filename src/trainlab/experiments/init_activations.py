@@ -9,6 +9,15 @@ activation. Measured per layer: a histogram on fixed bins, the standard
 deviation, and the fraction of outputs near the ends and near the middle of
 the activation's range.
 
+Gradients: a standard normal gradient (the same draw for every network) is
+sent back from the last layer's outputs, and per layer the mean of the
+activation's derivative at its outputs (for the sigmoid a(1 - a), at most
+0.25) and the standard deviation of the gradient of its weights are
+measured. The derivative is what the seeds say vanishes at outputs piled at
+0 and 1; the weight gradient is what training moves by. Both are measured,
+since the weights scale the back-propagated gradient too: with std 1 a layer
+multiplies it by about sqrt(100) x 1 = 10, with std 0.01 by about 0.1.
+
 Reference: Saito, *Deep Learning from Scratch*, sec. 6.2.2-6.2.3
 (ch06/weight_init_activation_histogram.py).
 """
@@ -36,6 +45,10 @@ CLAIMS = ClaimTable(NAME, {
     "xavier-keeps-spread": "seed 000 (S000-15), seed 001 (S001-09), seed 004 (S004-10); book 6.2.2, figure 6-13",
     "he-keeps-spread-relu": "seed 000 (S000-17), seed 001 (S001-10), seed 004 (S004-11); book 6.2.3, figure 6-14",
     "xavier-relu-shrinks": "seed 000 (S000-17), seed 001 (S001-10), seed 004 (S004-11); book 6.2.3, figure 6-14",
+    "sigmoid-std1-small-derivative": "seed 000 (S000-12); book 6.2.2, figure 6-10",
+    "sigmoid-std1-gradient-shrinks": "seed 000 (S000-12); book 6.2.2, figure 6-10",
+    "sigmoid-std001-full-derivative": "seed 000 (S000-14); book 6.2.2, figure 6-11",
+    "sigmoid-std001-gradient-holds": "seed 000 (S000-14); book 6.2.2, figure 6-11",
 })
 
 #: (label, Linear weight_init)
@@ -57,6 +70,12 @@ class Config:
     wide_fraction: float = 0.25
     #: "Holds its spread": the std shrinks by at most this factor per layer (geometric mean from layer 2 on).
     hold_ratio: float = 0.8
+    #: "Small derivative": the mean of the sigmoid's derivative in a layer is below this fraction of its maximum 0.25.
+    small_derivative: float = 0.5
+    #: "Full derivative": the mean is at least this fraction of 0.25.
+    full_derivative: float = 0.9
+    #: "The gradient vanishes": the first layer's weight gradient (std) is below this fraction of the last layer's.
+    vanish_ratio: float = 0.1
 
     def __post_init__(self):
         for name, value in settings(self, "n_samples", "n_nodes", "bins").items():
@@ -67,7 +86,7 @@ class Config:
         check_above_zero(OWNER, self, "relu_max")
         check_real(OWNER, "edge", self.edge, low=0.0, low_open=True, high=0.5, high_open=True)
         check_fractions(OWNER, self, "wide_fraction", include_one=False)
-        check_fractions(OWNER, self, "hold_ratio")
+        check_fractions(OWNER, self, "hold_ratio", "small_derivative", "full_derivative", "vanish_ratio")
 
 
 def output_range(activation: str, config: Config) -> tuple[float, float]:
@@ -108,11 +127,18 @@ def layer_stats(a: np.ndarray, activation: str, edges: np.ndarray, config: Confi
     return out
 
 
+#: The derivative of each activation written with its output a.
+DERIVATIVE = {"sigmoid": lambda a: a * (1 - a), "tanh": lambda a: 1 - a * a, "relu": lambda a: (a > 0) * 1.0}
+#: The sigmoid's largest derivative (at z = 0, output 0.5).
+SIGMOID_MAX_DERIVATIVE = 0.25
+
+
 def run(config: Config, seed: int = 0) -> dict:
-    """Forward the same Gaussian input through each (activation, initialisation) network once."""
+    """Forward the same Gaussian input through each (activation, initialisation) network once, and back."""
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((config.n_samples, config.n_nodes))  # (N, nodes)
     weight_seed = int(rng.integers(0, 2**31 - 1))
+    upstream = rng.standard_normal((config.n_samples, config.n_nodes))  # (N, nodes): the gradient sent back
     out: dict = {"reference_std": {}, "edges": {}, "runs": {}}
     for activation in ACTIVATION_NAMES:
         lo, hi = output_range(activation, config)
@@ -136,7 +162,9 @@ def run(config: Config, seed: int = 0) -> dict:
                     outputs.append(y)  # (N, nodes)
 
             net.forward_hooks.append(keep_activation)
-            net.forward(x, train=False)
+            net.forward(x, train=True)
+            net.backward(upstream)
+            linears = [layer for layer in layers if isinstance(layer, Linear)]
             stds = [float(a.std()) for a in outputs]
             out["runs"][activation][label] = {
                 "weight_init": init,
@@ -146,6 +174,8 @@ def run(config: Config, seed: int = 0) -> dict:
                 # mean 0.5), so the first step mixes a change of input with the effect of depth.
                 "std_ratio_per_layer": float((stds[-1] / stds[1]) ** (1 / (len(stds) - 2)))
                 if stds[1] > 0 else 0.0,
+                "mean_derivative": [float(DERIVATIVE[activation](a).mean()) for a in outputs],
+                "weight_grad_std": [float(layer.weight.grad.std()) for layer in linears],
             }
     return out
 
@@ -154,13 +184,29 @@ def _stds(r: dict) -> str:
     return " ".join(f"{layer['std']:.3g}" for layer in r["layers"])
 
 
-def _wide_and_held(metrics: dict, activation: str, label: str, config: Config) -> tuple[bool, str]:
+def _wide_and_held(metrics: dict, activation: str, label: str, config: Config) -> tuple[bool, str, dict]:
     r = metrics["runs"][activation][label]
     floor = config.wide_fraction * metrics["reference_std"][activation]
     smallest = min(layer["std"] for layer in r["layers"])
     ok = smallest >= floor and r["std_ratio_per_layer"] >= config.hold_ratio
+    values = {f"{activation}/{label}: smallest layer std": smallest, f"{activation}: 'wide' floor": floor,
+              f"{activation}/{label}: std ratio per layer": r["std_ratio_per_layer"]}
     return ok, (f"{activation}/{label}: std by layer {_stds(r)} (smallest {smallest:.3g} vs floor {floor:.3g}), "
-                f"per-layer ratio from layer 2 on {r['std_ratio_per_layer']:.3f}")
+                f"per-layer ratio from layer 2 on {r['std_ratio_per_layer']:.3f}"), values
+
+
+def _grad_ratio(r: dict) -> float:
+    """The first layer's weight-gradient std over the last layer's."""
+    grads = r["weight_grad_std"]
+    return grads[0] / grads[-1] if grads[-1] > 0 else 0.0
+
+
+def _grads(r: dict) -> str:
+    return " ".join(f"{g:.3g}" for g in r["weight_grad_std"])
+
+
+def _derivatives(r: dict) -> str:
+    return " ".join(f"{d:.3f}" for d in r["mean_derivative"])
 
 
 def check(metrics: dict, config: Config) -> list[Claim]:
@@ -175,7 +221,9 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         f"{config.edge} of an end, and each end holds at least 20%",
         all(lo + hi > 0.5 and lo >= 0.2 and hi >= 0.2 for lo, hi in zip(lows, highs)),
         "fraction near 0 / near 1 by layer: "
-        + ", ".join(f"{lo:.2f}/{hi:.2f}" for lo, hi in zip(lows, highs))))
+        + ", ".join(f"{lo:.2f}/{hi:.2f}" for lo, hi in zip(lows, highs)),
+        values={"smallest fraction near an end": min(lo + hi for lo, hi in zip(lows, highs)),
+                "smallest fraction near 0": min(lows), "smallest fraction near 1": min(highs)}))
 
     small = runs["sigmoid"]["std=0.01"]
     floor = config.wide_fraction * metrics["reference_std"]["sigmoid"]
@@ -186,18 +234,20 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         f"std(sigmoid(z)) and at least 99% of outputs lie within {config.edge} of 0.5",
         all(layer["std"] < floor for layer in small["layers"]) and min(mids) >= 0.99,
         f"std by layer {_stds(small)} (limit {floor:.3g}); fraction within {config.edge} of 0.5: "
-        + " ".join(f"{m:.3f}" for m in mids)))
+        + " ".join(f"{m:.3f}" for m in mids),
+        values={"largest layer std": max(layer["std"] for layer in small["layers"]), "limit": floor,
+                "smallest fraction near 0.5": min(mids)}))
 
-    oks, texts = zip(*(_wide_and_held(metrics, act, "Xavier", config) for act in ("sigmoid", "tanh")))
+    oks, texts, found = zip(*(_wide_and_held(metrics, act, "Xavier", config) for act in ("sigmoid", "tanh")))
     rule = (f"every layer's std at least {config.wide_fraction:g} x std(f(z)) for z ~ N(0, 1), and from layer 2 "
             f"on shrinking by at most a factor {config.hold_ratio:g} per layer")
     claims.append(CLAIMS.claim("xavier-keeps-spread",
                                f"Xavier keeps a wide spread in every layer with sigmoid and tanh ({rule})",
-                               all(oks), "; ".join(texts)))
+                               all(oks), "; ".join(texts), values={**found[0], **found[1]}))
 
-    ok, text = _wide_and_held(metrics, "relu", "He", config)
+    ok, text, values = _wide_and_held(metrics, "relu", "He", config)
     claims.append(CLAIMS.claim("he-keeps-spread-relu",
-                               f"He keeps a wide spread in every layer with ReLU ({rule})", ok, text))
+                               f"He keeps a wide spread in every layer with ReLU ({rule})", ok, text, values=values))
 
     xr = runs["relu"]["Xavier"]
     claims.append(CLAIMS.claim(
@@ -206,8 +256,56 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         "each layer halves the variance)",
         xr["std_ratio_per_layer"] < config.hold_ratio,
         f"relu/Xavier: std by layer {_stds(xr)}, per-layer ratio from layer 2 on {xr['std_ratio_per_layer']:.3f} "
-        f"(1/sqrt(2) = 0.707 in theory); relu/He: {runs['relu']['He']['std_ratio_per_layer']:.3f}"))
+        f"(1/sqrt(2) = 0.707 in theory); relu/He: {runs['relu']['He']['std_ratio_per_layer']:.3f}",
+        values={"relu/Xavier: std ratio per layer": xr["std_ratio_per_layer"],
+                "relu/He: std ratio per layer": runs["relu"]["He"]["std_ratio_per_layer"],
+                "limit": config.hold_ratio}))
+    claims.extend(_gradient_claims(runs, config))
     return claims
+
+
+def _gradient_claims(runs: dict, config: Config) -> list[Claim]:
+    """The sigmoid's derivative and the back-propagated weight gradients, for std 1 and std 0.01."""
+    big, small = runs["sigmoid"]["std=1"], runs["sigmoid"]["std=0.01"]
+    small_limit = config.small_derivative * SIGMOID_MAX_DERIVATIVE
+    full_limit = config.full_derivative * SIGMOID_MAX_DERIVATIVE
+    big_ratio, small_ratio = _grad_ratio(big), _grad_ratio(small)
+    gradients = ("std of each layer's weight gradient, first to last layer, for a standard normal gradient sent "
+                 "back from the last layer's outputs")
+    return [
+        CLAIMS.claim(
+            "sigmoid-std1-small-derivative",
+            f"With std 1 the sigmoid's derivative a(1 - a) is small where the outputs pile at 0 and 1: its mean is "
+            f"below {config.small_derivative:g} x 0.25 (its maximum) in every layer",
+            max(big["mean_derivative"]) < small_limit,
+            f"sigmoid/std=1: mean derivative by layer {_derivatives(big)} (limit {small_limit:.3f})",
+            values={"largest mean derivative": max(big["mean_derivative"]), "limit": small_limit}),
+        CLAIMS.claim(
+            "sigmoid-std1-gradient-shrinks",
+            f"With std 1 the gradient vanishes on its way back: the first layer's weight gradient is below "
+            f"{config.vanish_ratio:g} x the last layer's",
+            big_ratio < config.vanish_ratio,
+            f"sigmoid/std=1: {gradients}: {_grads(big)} (first / last {big_ratio:.3g}); the weights of std 1 "
+            f"multiply the back-propagated gradient by about sqrt({config.n_nodes}) per layer, which makes up for "
+            f"the small derivative",
+            values={"first / last layer weight gradient": big_ratio, "limit": config.vanish_ratio}),
+        CLAIMS.claim(
+            "sigmoid-std001-full-derivative",
+            f"With std 0.01 the sigmoid's derivative does not vanish: its mean is at least {config.full_derivative:g} "
+            f"x 0.25 in every layer (the outputs sit at 0.5, where it is largest)",
+            min(small["mean_derivative"]) >= full_limit,
+            f"sigmoid/std=0.01: mean derivative by layer {_derivatives(small)} (limit {full_limit:.3f})",
+            values={"smallest mean derivative": min(small["mean_derivative"]), "limit": full_limit}),
+        CLAIMS.claim(
+            "sigmoid-std001-gradient-holds",
+            f"With std 0.01 the gradient does not vanish on its way back: the first layer's weight gradient is at "
+            f"least {config.vanish_ratio:g} x the last layer's",
+            small_ratio >= config.vanish_ratio,
+            f"sigmoid/std=0.01: {gradients}: {_grads(small)} (first / last {small_ratio:.3g}); each layer's "
+            f"weights of std 0.01 multiply the back-propagated gradient by about 0.01 x sqrt({config.n_nodes}) "
+            f"x 0.25",
+            values={"first / last layer weight gradient": small_ratio, "limit": config.vanish_ratio}),
+    ]
 
 
 def book(metrics: dict, config: Config) -> list[BookValue]:

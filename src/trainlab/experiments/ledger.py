@@ -89,10 +89,11 @@ STATEMENTS: tuple[Statement, ...] = (
         ("With weights of std 1, the sigmoid outputs of a deep net pile up at 0 and 1.",
          ("init-activations/sigmoid-std1-saturates",)),
         ("Outputs piled at 0 and 1 make the gradients vanish, since the sigmoid's derivative goes to 0 there.",
-         NO_EXPERIMENT),
+         ("init-activations/sigmoid-std1-small-derivative", "init-activations/sigmoid-std1-gradient-shrinks")),
         ("With weights of std 0.01, the sigmoid outputs concentrate around 0.5: the neurons all give nearly the "
          "same value, and the layer loses expressive power.", ("init-activations/sigmoid-std001-collapses",)),
-        ("With weights of std 0.01 the gradients do not vanish.", NO_EXPERIMENT),
+        ("With weights of std 0.01 the gradients do not vanish.",
+         ("init-activations/sigmoid-std001-full-derivative", "init-activations/sigmoid-std001-gradient-holds")),
         ("Xavier initialisation (std 1/\u221an for n nodes in the previous layer) spreads every layer's "
          "activations widely.", (XAVIER_SPREAD,)),
         ("Xavier initialisation is the standard in common deep-learning frameworks.",
@@ -231,11 +232,14 @@ STATEMENTS: tuple[Statement, ...] = (
         ("At inference, batch normalisation with its running mean and variance and its scale and shift reduces "
          "to a single multiply and add.", ("bn-folding/same-outputs", "bn-folding/same-predictions")),
         ("Inception's 1x1 bottleneck convolutions keep the receptive field while cutting parameters and "
-         "computation.", NO_EXPERIMENT),
-        ("GoogLeNet's auxiliary classifiers keep the gradients from vanishing in back-propagation.", NO_EXPERIMENT),
+         "computation.", ("bottlenecks/inception-fewer-parameters", "bottlenecks/inception-fewer-macs",
+                          "bottlenecks/inception-same-receptive-field")),
+        ("GoogLeNet's auxiliary classifiers keep the gradients from vanishing in back-propagation.",
+         ("bottlenecks/aux-heads-enlarge-early-gradient",)),
         ("Pre-activation (BN-ReLU-Conv instead of Conv-BN-ReLU) improves ResNet: a gradient highway with a "
          "dramatic effect.", NO_EXPERIMENT),
-        ("DenseNet's 1x1 bottleneck keeps its computation from growing.", NO_EXPERIMENT),
+        ("DenseNet's 1x1 bottleneck keeps its computation from growing.",
+         ("bottlenecks/densenet-bottleneck-slows-growth", "bottlenecks/densenet-bottleneck-cheaper-when-wide")),
     ),
     *_statements(
         "004",

@@ -1,4 +1,4 @@
-"""Bottlenecks and auxiliary classifiers: what Inception's and DenseNet's 1x1 convolutions save, what GoogLeNet's extra heads add.
+"""Bottlenecks and auxiliary heads: what the 1x1 convolutions of Inception and DenseNet save, what GoogLeNet's heads add.
 
 Three measurements, each on trainlab's own blocks:
 

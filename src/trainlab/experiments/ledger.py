@@ -173,7 +173,7 @@ STATEMENTS: tuple[Statement, ...] = (
         ("Learning-rate decay (large steps first, smaller ones later) is an effective way to set the learning "
          "rate.", NO_EXPERIMENT),
         ("AdaGrad's updates weaken as training goes on, since it keeps adding up the squared gradients; they can "
-         "reach 0 and stop altogether.", NO_EXPERIMENT),
+         "reach 0 and stop altogether.", ("adaptive-rates/adagrad-step-shrinks",)),
         ("AdaGrad lowers the learning rate most for the elements that moved most, so the decay differs from "
          "element to element.", NO_EXPERIMENT),
         ("On the anisotropic bowl AdaGrad first moves far along y, but its learning rate along y falls fast, so "
@@ -205,9 +205,11 @@ STATEMENTS: tuple[Statement, ...] = (
         ("Momentum needs twice the memory of gradient descent (one more vector per parameter).", NO_EXPERIMENT),
         ("AdaGrad lowers the learning rate of the variables with large gradients, so the other variables can "
          "learn.", ("optimizer-paths/adagrad-slows-steep-coordinate",)),
-        ("AdaGrad stops learning when training runs long.", NO_EXPERIMENT),
+        ("AdaGrad stops learning when training runs long.",
+         ("adaptive-rates/adagrad-step-shrinks", "adaptive-rates/adagrad-learns-less-late")),
         ("RMSProp, an exponential average instead of AdaGrad's sum, keeps the relative learning rates but stops "
-         "the accumulator from growing without bound, so it can learn longer.", NO_EXPERIMENT),
+         "the accumulator from growing without bound, so it can learn longer.",
+         ("adaptive-rates/rmsprop-step-holds", "adaptive-rates/adagrad-learns-less-late")),
         ("Adam combines RMSProp and momentum and is the most used optimizer in deep learning.",
          NOT_MEASURABLE + "a statement about popularity"),
         ("The number of trainable parameters grows with the square of the layer size.", NO_EXPERIMENT),

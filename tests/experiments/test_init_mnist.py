@@ -9,6 +9,7 @@ import pytest
 from trainlab.errors import ConfigError
 from trainlab.experiments import EXPERIMENTS, run_experiment
 from trainlab.experiments.init_mnist import Config, book, check, run
+from trainlab.plots.init_mnist import plot_init_mnist
 
 # A larger step than the book's 0.01 lets Xavier and He learn the synthetic set in a few hundred steps.
 SYNTHETIC = {"dataset": "synthetic", "n_train": 600, "n_test": 200, "iterations": 200, "lr": 0.05,
@@ -24,12 +25,12 @@ def result(tmp_path_factory):
 def test_quick_run_writes_metrics_and_figures(result):
     res, out = result
     assert res.error is None
-    saved = json.loads((out / "init-mnist" / "metrics.json").read_text())
+    saved = json.loads((out / res.folder / "metrics.json").read_text())
     assert saved["config"]["iterations"] == 200 and saved["config"]["dataset"] == "synthetic"
     assert res.figures == ["loss-by-init.png"]
-    runs = saved["metrics"]["runs"]
+    runs = res.metrics["runs"]
     assert list(runs) == ["std=0.01", "Xavier", "He"]
-    n_points = len(saved["metrics"]["curve_iterations"])
+    n_points = len(res.metrics["curve_iterations"])
     for r in runs.values():
         assert len(r["loss"]) == len(r["smoothed_loss"]) == n_points
         assert len(r["test_acc_curve"]) == len(r["eval_iterations"])
@@ -53,8 +54,24 @@ def test_claims_fail_when_the_numbers_say_so(result):
     bad["runs"]["std=0.01"]["final_loss"] = 1.2   # std 0.01 learns after all
     bad["runs"]["Xavier"]["final_loss"] = 2.30    # Xavier does not
     bad["runs"]["He"]["final_loss"] = 2.31        # nor He, which ends above Xavier
-    verdicts = [c.passed for c in check(bad, Config(**SYNTHETIC))]
-    assert verdicts == [False, False, False]
+    claims = check(bad, Config(**SYNTHETIC))
+    assert [c.passed for c in claims] == [False, False, False]
+    assert claims[0].values["std=0.01: final loss"] == 1.2 and claims[1].values["Xavier: final loss"] == 2.30
+    good = copy.deepcopy(res.metrics)
+    good["runs"]["std=0.01"]["final_loss"] = 2.28
+    good["runs"]["Xavier"]["final_loss"] = 0.40
+    good["runs"]["He"]["final_loss"] = 0.39
+    assert [c.passed for c in check(good, Config(**SYNTHETIC))] == [True, True, True]
+
+
+def test_plot_with_two_seeds(result, tmp_path):
+    res, _ = result
+    second = copy.deepcopy(res.metrics)
+    for r in second["runs"].values():
+        r["smoothed_loss"] = [v * 0.9 for v in r["smoothed_loss"]]
+        r["test_acc_curve"] = [min(1.0, a + 0.02) for a in r["test_acc_curve"]]
+    paths = plot_init_mnist([res.metrics, second], Config(**SYNTHETIC), tmp_path)
+    assert [p.name for p in paths] == ["loss-by-init.png"] and paths[0].stat().st_size > 10_000
 
 
 def test_short_run_on_real_mnist():

@@ -95,17 +95,22 @@ def check(metrics: dict, config: Config) -> list[Claim]:
                      abs(small["final_loss"] - LN10) <= config.chance_margin,
                      f"std=0.01: first batch loss {small['initial_loss']:.3f}, final loss {small['final_loss']:.3f} "
                      f"(mean over the last 10% of {config.iterations} iterations), test accuracy "
-                     f"{small['test_acc']:.4f}"),
+                     f"{small['test_acc']:.4f}",
+                     values={"std=0.01: final loss": small["final_loss"], "ln 10": LN10,
+                             "allowed distance": config.chance_margin}),
         CLAIMS.claim("xavier-he-learn",
                      f"Xavier and He learn: their final loss falls below {config.learned_fraction:g} x ln 10 = "
                      f"{learned:.3f}",
                      xavier["final_loss"] < learned and he["final_loss"] < learned,
                      f"final loss: {finals}; test accuracy: "
-                     + ", ".join(f"{k} {r['test_acc']:.4f}" for k, r in runs.items())),
+                     + ", ".join(f"{k} {r['test_acc']:.4f}" for k, r in runs.items()),
+                     values={"Xavier: final loss": xavier["final_loss"], "He: final loss": he["final_loss"],
+                             "limit": learned}),
         CLAIMS.claim("he-beats-xavier",
                      "He, made for ReLU, ends with a lower loss than Xavier",
                      he["final_loss"] < xavier["final_loss"],
-                     f"final loss: He {he['final_loss']:.3f}, Xavier {xavier['final_loss']:.3f}"),
+                     f"final loss: He {he['final_loss']:.3f}, Xavier {xavier['final_loss']:.3f}",
+                     values={"He: final loss": he["final_loss"], "Xavier: final loss": xavier["final_loss"]}),
     ]
 
 

@@ -5,6 +5,7 @@ from trainlab.experiments import gradient_directions  # noqa: F401
 from trainlab.experiments import optimizer_mnist  # noqa: F401
 from trainlab.experiments import optimizer_problems  # noqa: F401
 from trainlab.experiments import adaptive_rates  # noqa: F401
+from trainlab.experiments import training_memory  # noqa: F401
 from trainlab.experiments import init_activations  # noqa: F401
 from trainlab.experiments import init_mnist  # noqa: F401
 from trainlab.experiments import init_symmetry  # noqa: F401

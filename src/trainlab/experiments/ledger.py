@@ -243,7 +243,10 @@ STATEMENTS: tuple[Statement, ...] = (
         ("GoogLeNet's auxiliary classifiers keep the gradients from vanishing in back-propagation.",
          ("bottlenecks/aux-heads-enlarge-early-gradient",)),
         ("Pre-activation (BN-ReLU-Conv instead of Conv-BN-ReLU) improves ResNet: a gradient highway with a "
-         "dramatic effect.", NO_EXPERIMENT),
+         "dramatic effect.", ("resnet-preactivation/more-gradient-reaches-bottom",
+                              "resnet-preactivation/highway-gap-grows-with-depth",
+                              "resnet-preactivation/deep-trains-better",
+                              "resnet-preactivation/training-gap-grows-with-depth")),
         ("DenseNet's 1x1 bottleneck keeps its computation from growing.",
          ("bottlenecks/densenet-bottleneck-slows-growth", "bottlenecks/densenet-bottleneck-cheaper-when-wide")),
     ),

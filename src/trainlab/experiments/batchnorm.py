@@ -41,6 +41,7 @@ CLAIMS = ClaimTable(NAME, {
     "higher-final-accuracy": "book 6.3.2, figure 6-18",
     "learns-faster": "seed 000 (S000-19), seed 001 (S001-12), seed 004 (S004-12); book 6.3.2, figure 6-18",
     "less-dependent-on-scale": "seed 000 (S000-20), seed 001 (S001-13), seed 004 (S004-13); book 6.3.2, figure 6-18",
+    "too-large-fails": "seed 001 (S001-07); book 6.3.2, figure 6-18",
 })
 
 #: Accuracy given to the epochs after a divergence (the scores are NaN; a guess among 10 classes).
@@ -113,7 +114,7 @@ def run(config: Config, seed: int = 0) -> dict:
         runs.append({"scale": float(scale),
                      "bn": train_one(data.x_train, data.t_train, scale, True, config, init_seed, batch_seed),
                      "plain": train_one(data.x_train, data.t_train, scale, False, config, init_seed, batch_seed)})
-    return {"dataset": data.name, "n_train": int(len(data.x_train)),
+    return {"dataset": data.name, "n_train": int(len(data.x_train)), "n_inputs": int(data.x_train.shape[1]),
             "iterations_per_epoch": -(-len(data.x_train) // config.batch_size),
             "epochs": list(range(1, config.epochs + 1)), "runs": runs}
 
@@ -142,7 +143,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         "weight scales",
         len(final_wins) >= need,
         f"BatchNorm higher at {len(final_wins)} of {n} scales; not higher at: {lost or 'none'}"
-        + (f"; without BatchNorm the run diverged (NaN loss) at scales {', '.join(diverged)}" if diverged else ""))]
+        + (f"; without BatchNorm the run diverged (NaN loss) at scales {', '.join(diverged)}" if diverged else ""),
+        values={"scales where BatchNorm ends higher": len(final_wins), "scales": n, "required": need})]
     lost = ", ".join(f"{r['scale']:.3g} ({r['bn']['mean_acc']:.3f} vs {r['plain']['mean_acc']:.3f})"
                      for r in runs if r not in mean_wins)
     claims.append(CLAIMS.claim(
@@ -151,7 +153,8 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         f"curve) is higher at >= {need} of {n} weight scales",
         len(mean_wins) >= need,
         f"BatchNorm higher at {len(mean_wins)} of {n} scales; not higher at: {lost or 'none'} "
-        f"(epochs after a divergence count as chance, {CHANCE})"))
+        f"(epochs after a divergence count as chance, {CHANCE})",
+        values={"scales where BatchNorm learns faster": len(mean_wins), "scales": n, "required": need}))
     good_bn = [r["scale"] for r in runs if _final(r["bn"]) >= config.good_acc]
     good_plain = [r["scale"] for r in runs if _final(r["plain"]) >= config.good_acc]
     claims.append(CLAIMS.claim(
@@ -161,7 +164,22 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         len(good_bn) > len(good_plain),
         f"scales reaching {config.good_acc:.0%}: with BatchNorm {len(good_bn)} of {n} "
         f"({', '.join(f'{s:.3g}' for s in good_bn) or 'none'}), without {len(good_plain)} "
-        f"({', '.join(f'{s:.3g}' for s in good_plain) or 'none'})"))
+        f"({', '.join(f'{s:.3g}' for s in good_plain) or 'none'})",
+        values={"scales reaching it with BatchNorm": len(good_bn), "scales reaching it without": len(good_plain),
+                "accuracy asked for": config.good_acc}))
+    largest = max(runs, key=lambda r: r["scale"])
+    plain = largest["plain"]
+    he_std = float(np.sqrt(2.0 / metrics.get("n_inputs", 784)))
+    claims.append(CLAIMS.claim(
+        "too-large-fails",
+        f"Too large initial weights keep the plain network from learning: at the largest std "
+        f"({largest['scale']:.3g}) it diverges or stays below {config.good_acc:.0%} training accuracy",
+        plain["diverged_at"] is not None or _final(plain) < config.good_acc,
+        f"without BatchNorm at std {largest['scale']:.3g} ({largest['scale'] / he_std:.0f} x He's std for the first "
+        f"layer, {he_std:.3g}): {_fmt_final(plain)}, mean accuracy over the epochs {plain['mean_acc']:.3f}; with "
+        f"BatchNorm: {_fmt_final(largest['bn'])}",
+        values={"largest std": largest["scale"], "plain: final training accuracy (diverged: -1)": _final(plain),
+                "plain: mean training accuracy": plain["mean_acc"], "accuracy asked for": config.good_acc}))
     return claims
 
 

@@ -121,7 +121,7 @@ STATEMENTS: tuple[Statement, ...] = (
         ("If all weights start at 0, training does not proceed properly.",
          ("init-symmetry/zeros-learn-only-output-bias", "init-symmetry/random-start-learns-more")),
         ("If the initial weights are too small, training does not proceed.", (STD001_NO_LEARNING,)),
-        ("If the initial weights are too large, training does not proceed either.", NO_EXPERIMENT),
+        ("If the initial weights are too large, training does not proceed either.", ("batchnorm/too-large-fails",)),
         ("The network's expressive power is greatest when every layer's activations are evenly spread.",
          NOT_MEASURABLE + "expressive power is not a quantity the note defines"),
         ("Xavier initialisation, derived for linear activations, suits sigmoid and tanh, which are nearly linear "

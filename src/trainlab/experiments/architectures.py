@@ -4,7 +4,8 @@ SimpleConvNet and DeepConvNet (the book's), a pre-activation ResNet, an
 InceptionNet with two auxiliary classifiers and a DenseNet-BC (trainlab's
 small versions for 28x28 images) are trained from the same seed with the
 same recipe: Adam, the same learning rate, batch size, images and batch
-order. Compared: test accuracy, trainable parameters, multiply-adds per
+order, on Fashion-MNIST by default (``dataset="mnist"`` runs the same on
+MNIST, with the accuracy thresholds declared for it). Compared: test accuracy, trainable parameters, multiply-adds per
 image and training throughput. The budget is short (one pass over a subset);
 how far each model gets with long training is the job of
 ``benchmarks/train_cnn.py``.
@@ -30,7 +31,8 @@ import numpy as np
 
 from trainlab.experiments.base import BookValue, Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import (
-    check_above_zero, check_dataset, check_fractions, curve_indices, load_subset, settings, smooth, split_seed,
+    check_above_zero, check_dataset, check_fractions, curve_indices, load_subset, per_dataset, settings, smooth,
+    split_seed,
 )
 from trainlab.layers.linear import Linear
 from trainlab.models.cnn import create_model
@@ -64,6 +66,16 @@ PUBLISHED = (
 )
 
 
+#: Every model's threshold by dataset. Fashion-MNIST: 7x chance, well below the 0.876-0.932 of
+#: the published two-convolution networks. MNIST: 9x chance, about what the book's MLPs reach
+#: within their first epoch. The synthetic patterns are easier than MNIST.
+MIN_ACCURACY = {"fashion-mnist": 0.7, "mnist": 0.9, "synthetic": 0.9}
+#: The best model's threshold by dataset. Fashion-MNIST: a little below the low end of the
+#: published networks, for one short pass. MNIST: the book's SimpleConvNet passes 0.97 after its
+#: first epochs (98.9% after 20); one pass over a quarter of the data asks no more.
+BEST_ACCURACY = {"fashion-mnist": 0.85, "mnist": 0.97, "synthetic": 0.97}
+
+
 @dataclass(frozen=True)
 class Config:
     dataset: str = "fashion-mnist"
@@ -74,10 +86,11 @@ class Config:
     lr: float = 0.001
     curve_points: int = 150
     smooth_window: int = 25
-    #: "Beats chance by far": every model's test accuracy at least this (chance is 0.1).
-    min_accuracy: float = 0.7
-    #: The best model's test accuracy at least this.
-    best_accuracy: float = 0.85
+    #: "Beats chance by far": every model's test accuracy at least this (chance is 0.1); None: the value
+    #: :data:`MIN_ACCURACY` declares for the dataset.
+    min_accuracy: float | None = None
+    #: The best model's test accuracy at least this; None: the value :data:`BEST_ACCURACY` declares.
+    best_accuracy: float | None = None
     #: The global-pooling networks need at least this many times SimpleConvNet's multiply-adds per image.
     mac_ratio: float = 5.0
 
@@ -86,7 +99,9 @@ class Config:
         check_positive(OWNER, **settings(self, "n_train", "n_test", "epochs", "batch_size", "smooth_window"))
         check_int(OWNER, "curve_points", self.curve_points, low=2)
         check_above_zero(OWNER, self, "lr")
-        check_fractions(OWNER, self, "min_accuracy", "best_accuracy")
+        for name in ("min_accuracy", "best_accuracy"):
+            if getattr(self, name) is not None:
+                check_fractions(OWNER, self, name)
         check_real(OWNER, "mac_ratio", self.mac_ratio, low=1.0, low_open=True)
 
 
@@ -137,42 +152,54 @@ def check(metrics: dict, config: Config) -> list[Claim]:
     largest_gap = max(GAP_NETS, key=params.get)
     min_ratio = min(runs[k]["macs"] for k in GAP_NETS) / simple["macs"]
     slowest_ratio = simple["samples_per_second"] / max(runs[k]["samples_per_second"] for k in GAP_NETS)
+    min_acc = per_dataset(OWNER, config, "min_accuracy", MIN_ACCURACY)
+    best_acc = per_dataset(OWNER, config, "best_accuracy", BEST_ACCURACY)
     recipe = (f"Adam lr {config.lr:g}, batch {config.batch_size}, {config.epochs} epoch(s) on {metrics['n_train']} "
               f"{metrics['dataset']} images")
     return [
         CLAIMS.claim("all-beat-chance",
                      f"With one short recipe every architecture beats chance (0.1) by far: test accuracy >= "
-                     f"{config.min_accuracy}",
-                     runs[worst]["test_acc"] >= config.min_accuracy,
-                     f"{recipe}; test accuracy on {metrics['n_test']} images: {accs}"),
+                     f"{min_acc}",
+                     runs[worst]["test_acc"] >= min_acc,
+                     f"{recipe}; test accuracy on {metrics['n_test']} images: {accs}",
+                     values={f"{k} test accuracy": r["test_acc"] for k, r in runs.items()} | {"threshold": min_acc}),
         CLAIMS.claim("best-accuracy",
-                     f"The best model reaches >= {config.best_accuracy} test accuracy at this budget",
-                     runs[best]["test_acc"] >= config.best_accuracy,
+                     f"The best model reaches >= {best_acc} test accuracy at this budget",
+                     runs[best]["test_acc"] >= best_acc,
                      f"best: {best} {runs[best]['test_acc']:.4f} with {runs[best]['macs'] / 1e6:.2f}M multiply-adds "
                      f"per image; the published 0.92-0.95 take tens of epochs on 60,000 images"
                      + (" (at this budget the cheapest network leads: the deeper ones have had "
                         f"{runs[best]['iterations']} steps and their training losses are still falling)"
-                        if best == "SimpleConvNet" else "")),
+                        if best == "SimpleConvNet" else ""),
+                     values={"best test accuracy": runs[best]["test_acc"], "threshold": best_acc}),
         CLAIMS.claim("gap-fewer-parameters",
                      "Global average pooling keeps ResNet, Inception and DenseNet smaller than the book's two "
                      "networks, whose flattened maps feed a dense layer",
                      all(params[g] < params[b] for g in GAP_NETS for b in BOOK_NETS),
                      "parameters: " + ", ".join(f"{k} {v:,}" for k, v in params.items())
                      + f"; largest global-pooling net {largest_gap} {params[largest_gap]:,}; the dense layers hold "
-                     + ", ".join(f"{k} {runs[k]['dense_parameters'] / params[k]:.0%}" for k in runs)),
+                     + ", ".join(f"{k} {runs[k]['dense_parameters'] / params[k]:.0%}" for k in runs),
+                     values={"largest global-pooling net's parameters": params[largest_gap],
+                             "smallest book net's parameters": min(params[b] for b in BOOK_NETS)}),
         CLAIMS.claim("gap-more-work",
                      f"Fewer parameters do not mean less work: the global-pooling networks need "
                      f">= {config.mac_ratio:g}x SimpleConvNet's multiply-adds per image and train more slowly",
                      min_ratio >= config.mac_ratio and slowest_ratio > 1,
                      "multiply-adds per image: " + ", ".join(f"{k} {r['macs'] / 1e6:.2f}M" for k, r in runs.items())
                      + f" (smallest ratio {min_ratio:.1f}x); training samples/s: "
-                     + ", ".join(f"{k} {r['samples_per_second']:.0f}" for k, r in runs.items())),
+                     + ", ".join(f"{k} {r['samples_per_second']:.0f}" for k, r in runs.items()),
+                     values={"smallest multiply-add ratio": min_ratio, "threshold ratio": config.mac_ratio,
+                             "SimpleConvNet / slowest global-pooling net, samples/s": slowest_ratio}),
     ]
 
 
 def book(metrics: dict, config: Config) -> list[BookValue]:
     runs = metrics["runs"]
     budget = f"measured: {config.epochs} epoch(s) on {metrics['n_train']} images, no augmentation"
+    if metrics["dataset"] != "fashion-mnist":  # the published table is Fashion-MNIST's; the book's own number
+        return [BookValue(f"SimpleConvNet test accuracy on {metrics['dataset']}", 0.989,
+                          round(runs["SimpleConvNet"]["test_acc"], 4),
+                          f"book: 20 epochs on 60,000 MNIST images (sec. 7.5); {budget}")]
     ours = {"2-convolution networks": "SimpleConvNet", "GoogLeNet": "InceptionNet", "ResNet18": "ResNet",
             "DenseNet-BC": "DenseNet"}
     return [BookValue(f"Fashion-MNIST test accuracy: {name} (ours: {ours[name]}, "

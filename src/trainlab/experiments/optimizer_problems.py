@@ -34,8 +34,8 @@ from trainlab.experiments.base import Claim, ClaimTable, ExperimentSpec, registe
 from trainlab.experiments.common import (
     BOOK_FOUR, book_optimizers, check_dataset, check_sizes, load_subset, settings, split_seed,
 )
-from trainlab.experiments.optimizer_paths import VALLEY_OPTIMIZERS, descend
 from trainlab.functions2d import valley, valley_grad
+from trainlab.layers.base import Parameter
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
 from trainlab.plots.optimizer_problems import plot_optimizer_problems
@@ -51,6 +51,8 @@ CLAIMS = ClaimTable(NAME, {
     "mnist-depends-on-structure": "seed 002 (S002-15); book 6.1.8",
 })
 
+#: The book's learning rates of figure 6-8 (ch06/optimizer_compare_naive.py).
+VALLEY_LR = {"SGD": 0.95, "Momentum": 0.1, "AdaGrad": 1.5, "Adam": 0.3}
 #: The book's MNIST learning rates (ch06/optimizer_compare_mnist.py).
 BOOK_LR = {"SGD": 0.01, "Momentum": 0.01, "AdaGrad": 0.01, "Adam": 0.001}
 #: The MNIST problems: name -> (activation, initial weights, factor on the book's learning rates).
@@ -92,15 +94,24 @@ def _final_loss(loss: list[float], diverged: bool) -> float | None:
     return float(tail.mean()) if np.isfinite(tail).all() else None
 
 
+def _valley_end(name: str, hyper: dict, steps: int) -> float:
+    """f at the last of ``steps`` steps on the valley from (-7, 2)."""
+    p = Parameter(np.array([-7.0, 2.0]), decay=False)
+    opt = create_optimizer(name, [p], **hyper)
+    for _ in range(steps):
+        p.grad = valley_grad(p.data)
+        opt.step()
+    return float(valley(p.data))
+
+
 def run(config: Config, seed: int = 0) -> dict:
     """The final loss of each of the book's four on each problem."""
     out: dict = {"problems": {}, "dataset": config.dataset}
-    valley_hyper = {label: (name, hyper) for label, name, hyper in VALLEY_OPTIMIZERS}
     out["problems"]["valley"] = {
         "description": f"f = x\u00b2/20 + y\u00b2 from (-7, 2), {config.valley_steps} steps, figure 6-8's rates",
-        "loss": {k: float(valley(descend(*valley_hyper[k], valley_grad, (-7.0, 2.0), config.valley_steps)[-1]))
-                 for k in BOOK_FOUR},
-        "lr": {k: valley_hyper[k][1]["lr"] for k in BOOK_FOUR}}
+        "loss": {label: _valley_end(name, hyper, config.valley_steps)
+                 for label, name, hyper in book_optimizers(**{k.lower(): v for k, v in VALLEY_LR.items()})},
+        "lr": dict(VALLEY_LR)}
     data = load_subset(config.dataset, config.n_train, config.n_test, seed=seed)
     init_seed, batch_seed = split_seed(seed)
     widths = "-".join(str(h) for h in config.hidden)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainlab.experiments.common import smooth
 from trainlab.plots.style import pyplot, save, seed_lines, seeds_note
 
 COLORS = {"AdaGrad": "tab:green", "RMSProp": "tab:purple"}
+
+
+def _moving_mean(values, window: int = 9) -> np.ndarray:
+    """Centred moving mean, the ends padded with their edge values (damps the batch noise)."""
+    v = np.asarray(values, np.float64)
+    half = min(window, len(v)) // 2
+    return np.convolve(np.pad(v, half, mode="edge"), np.ones(2 * half + 1) / (2 * half + 1), mode="valid")
 
 
 def plot_adaptive_rates(runs: list[dict], config, out_dir):
@@ -22,7 +28,7 @@ def plot_adaptive_rates(runs: list[dict], config, out_dir):
         seed_lines(ax2, its, [m["runs"][label]["update_over_grad"] for m in runs], color=COLORS.get(label),
                    semilogy=True, label=label)
         every = first["runs"][label]["loss_every"]
-        curves = [smooth(m["runs"][label]["loss"], 9) for m in runs]
+        curves = [_moving_mean(m["runs"][label]["loss"]) for m in runs]
         seed_lines(ax3, np.arange(len(curves[0])) * every, curves, color=COLORS.get(label), semilogy=True,
                    label=f"{label}: last 10 % {np.mean([m['runs'][label]['loss_end'] for m in runs]):.4f}")
     ax1.axvline(first["runs"]["AdaGrad"]["early_iteration"], color="0.5", linestyle=":", label="early point")

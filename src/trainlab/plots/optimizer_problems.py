@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 
 from trainlab.plots.style import pyplot, save, seed_spread, seeds_note
@@ -41,9 +43,10 @@ def plot_optimizer_problems(runs: list[dict], config, out_dir):
     ax.axhline(config.margin, color="0.4", linestyle="--", linewidth=0.8, label=f"margin x{config.margin:g}")
     ax.set_yscale("log")
     ax.set_xticks(range(len(problems)))
-    ax.set_xticklabels([f"{p}\n({runs[0]['problems'][p]['description']})" for p in problems], fontsize=7)
+    ax.set_xticklabels([p + "\n" + textwrap.fill(runs[0]["problems"][p]["description"], 34) for p in problems],
+                       fontsize=7)
     ax.set_ylabel("final loss / the best optimizer's (log scale)")
-    ax.set_title("The book's four on four problems: 1 is the best; the order changes from problem to problem"
+    ax.set_title("The book's four on four problems: final loss over the best one's (1 = the best)"
                  + seeds_note(runs).replace("; faint: each seed", "; whiskers: min-max"))
     ax.legend(ncol=5)
     return [save(fig, out_dir, "rankings")]

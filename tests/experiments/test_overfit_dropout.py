@@ -9,6 +9,7 @@ from trainlab.errors import ConfigError
 from trainlab.experiments import run_experiment
 from trainlab.experiments.overfit_dropout import Config, book, check
 from trainlab.experiments.overfitting import build_net
+from trainlab.plots.overfitting import plot_overfit
 from trainlab.layers.dropout import Dropout
 
 NAME = "overfit-dropout"
@@ -19,7 +20,8 @@ OVERRIDES = {"dataset": "synthetic", "n_train": 200, "n_test": 100, "epochs": 12
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("exp")
-    return out / NAME, run_experiment(NAME, out, quick=True, overrides=OVERRIDES, log=None)
+    r = run_experiment(NAME, out, quick=True, overrides=OVERRIDES, log=None)
+    return out / r.folder, r
 
 
 def set_accuracy(run, train, test):
@@ -33,7 +35,7 @@ def test_quick_run_writes_metrics_and_figure(result):
     assert r.error is None
     saved = json.loads((folder / "metrics.json").read_text())
     assert saved["config"]["dropout"] == 0.2 and saved["config"]["inverted"] is False
-    m = saved["metrics"]
+    m = r.metrics
     assert set(m["runs"]) == {"without", "with", "other form"}
     assert m["runs"]["with"]["options"] == {"dropout": 0.2, "inverted_dropout": False}
     assert m["runs"]["other form"]["options"] == {"dropout": 0.2, "inverted_dropout": True}
@@ -59,6 +61,8 @@ def test_claims_on_the_run_follow_its_numbers(result):
     assert claims[1].passed == (off["mean_gap"] - on["mean_gap"] >= 0.02)
     assert claims[2].passed == (on["mean_train_acc"] < min(off["mean_train_acc"], 1.0))
     assert "in the inverted form the gap is" in claims[1].evidence
+    assert claims[0].values["gap without"] == off["mean_gap"] and claims[2].values["train accuracy with"] == \
+        on["mean_train_acc"]
 
 
 def test_each_claim_decides_both_ways(result):
@@ -74,6 +78,15 @@ def test_each_claim_decides_both_ways(result):
     assert not any(c.passed for c in check(bad, config))
     del bad["runs"]["other form"]                      # runs without the comparison still check and tabulate
     assert len(check(bad, config)) == 3 and len(book(bad, config)) == 5
+
+
+def test_plot_with_two_seeds(result, tmp_path):
+    _, r = result
+    second = copy.deepcopy(r.metrics)
+    for run in second["runs"].values():
+        run["train_acc"] = [min(1.0, a + 0.02) for a in run["train_acc"]]
+    paths = plot_overfit([r.metrics, second], Config(**OVERRIDES), tmp_path)
+    assert [p.name for p in paths] == ["overfit-dropout.png"] and paths[0].stat().st_size > 10_000
 
 
 def test_config_validation():

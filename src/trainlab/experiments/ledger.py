@@ -141,7 +141,8 @@ STATEMENTS: tuple[Statement, ...] = (
         ("Overfitting appears when a model is too expressive for its data: too little data, or a network so deep "
          "that it learns every training example by heart.",
          ("overfit-weight-decay/overfits-without", "overfit-dropout/overfits-without")),
-        ("An overfitted network tends to have some parameters grown excessively large.", NO_EXPERIMENT),
+        ("An overfitted network tends to have some parameters grown excessively large.",
+         ("overfit-weight-decay/weights-grow-without-decay",)),
         ("Weight decay, adding the squared weights to the loss, keeps the parameters from growing and so "
          "suppresses overfitting.", ("overfit-weight-decay/shrinks-gap",)),
         ("Dropout, zeroing each input dimension with some probability while training, is a very effective way "

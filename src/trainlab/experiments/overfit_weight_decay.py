@@ -37,6 +37,7 @@ CLAIMS = ClaimTable(NAME, {
     "overfits-without": "seed 001 (S001-17); book 6.4.1, figure 6-20",
     "shrinks-gap": "seed 001 (S001-19); book 6.4.2, figure 6-21",
     "no-longer-fits-all": "book 6.4.2, figure 6-21",
+    "weights-grow-without-decay": "seed 001 (S001-18); book 6.4.2",
 })
 
 
@@ -60,7 +61,24 @@ def run(config: Config, seed: int = 0) -> dict:
 
 
 def check(metrics: dict, config: Config) -> list[Claim]:
-    return check_overfit(metrics, config, "weight decay", CLAIMS)
+    claims = check_overfit(metrics, config, "weight decay", CLAIMS)
+    off, on = metrics["runs"]["without"], metrics["runs"]["with"]
+    start = off["weight_norm_initial"]  # the same initial weights in both runs
+    claims.append(CLAIMS.claim(
+        "weights-grow-without-decay",
+        "While the net overfits, its weights grow: without weight decay the L2 norm of all its weights ends "
+        "above its initial value and above the norm the net ends with under weight decay",
+        off["weight_norm_final"] > start and off["weight_norm_final"] > on["weight_norm_final"],
+        f"L2 norm of the Linear weights: initial {start:.2f}, after {config.epochs} epochs without decay "
+        f"{off['weight_norm_final']:.2f} ({off['weight_norm_final'] / start - 1:+.1%}), with decay "
+        f"{on['weight_norm_final']:.2f} ({on['weight_norm_final'] / start - 1:+.1%}); largest |weight|: initial "
+        f"{off['largest_weight_initial']:.3f}, without {off['largest_weight_final']:.3f}, with "
+        f"{on['largest_weight_final']:.3f}",
+        values={"initial weight norm": start, "final weight norm without decay": off["weight_norm_final"],
+                "final weight norm with decay": on["weight_norm_final"],
+                "largest weight without decay": off["largest_weight_final"],
+                "largest weight with decay": on["largest_weight_final"]}))
+    return claims
 
 
 def book(metrics: dict, config: Config) -> list[BookValue]:

@@ -21,6 +21,7 @@ import numpy as np
 from trainlab.errors import ConfigError
 from trainlab.experiments.base import Claim, ClaimTable
 from trainlab.experiments.common import check_above_zero, check_dataset, check_fractions, load_subset, settings
+from trainlab.layers import Linear
 from trainlab.models.mlp import MultiLayerNet
 from trainlab.optim import create_optimizer
 from trainlab.training import Trainer
@@ -93,6 +94,13 @@ def _split_options(options: dict) -> tuple[dict, dict]:
     return net, trainer
 
 
+def weight_sizes(model: MultiLayerNet) -> tuple[float, float]:
+    """The L2 norm of all the Linear weights together, and the largest absolute weight."""
+    weights = [layer.weight.data for layer in model.modules() if isinstance(layer, Linear)]
+    norm = float(np.sqrt(sum(float((w.astype(np.float64) ** 2).sum()) for w in weights)))
+    return norm, float(max(np.abs(w).max() for w in weights))
+
+
 def run_overfit(config: OverfitConfig, seed: int, variants: dict[str, dict]) -> dict:
     """Train the net without a technique and once per entry of ``variants``.
 
@@ -105,14 +113,18 @@ def run_overfit(config: OverfitConfig, seed: int, variants: dict[str, dict]) -> 
     for label, options in {"without": {}, **variants}.items():
         net_options, trainer_options = _split_options(options)
         model = build_net(config, init_seed, **net_options)
+        norm_before, largest_before = weight_sizes(model)
         trainer = Trainer(model, create_optimizer("sgd", model.parameters(), lr=config.lr),
                           batch_size=config.batch_size, epochs=config.epochs, seed=order_seed,
                           eval_sets={"test": (data.x_test, data.t_test)}, progress=False, **trainer_options)
         history = trainer.fit(data.x_train, data.t_train)
+        norm_after, largest_after = weight_sizes(model)
         train_acc = [round(a, 5) for a in history.series("train_acc")]
         test_acc = [round(a, 5) for a in history.series("test_acc")]
         runs[label] = {"options": options, "train_acc": train_acc, "test_acc": test_acc,
                        "train_loss": [round(v, 5) for v in history.series("train_loss")],
+                       "weight_norm_initial": norm_before, "weight_norm_final": norm_after,
+                       "largest_weight_initial": largest_before, "largest_weight_final": largest_after,
                        **_summary(train_acc, test_acc, config.gap_window)}
     return {"dataset": data.name, "n_train": len(data.t_train), "n_test": len(data.t_test),
             "epochs": list(range(1, config.epochs + 1)), "runs": runs}
@@ -135,7 +147,9 @@ def check_overfit(metrics: dict, config: OverfitConfig, name: str, claims: Claim
         off["mean_train_acc"] >= config.overfit_train_acc and off["mean_gap"] > config.overfit_gap,
         f"mean over the last {w} epochs: train {off['mean_train_acc']:.3f}, test {off['mean_test_acc']:.3f}, "
         f"gap {off['mean_gap']:.3f} (final epoch: train {off['final_train_acc']:.3f}, "
-        f"test {off['final_test_acc']:.3f})")]
+        f"test {off['final_test_acc']:.3f})",
+        values={"train accuracy without": off["mean_train_acc"], "gap without": off["mean_gap"],
+                "train accuracy asked for": config.overfit_train_acc, "gap asked for": config.overfit_gap})]
     reduction = off["mean_gap"] - on["mean_gap"]
     train_change = on["mean_train_acc"] - off["mean_train_acc"]
     test_change = on["mean_test_acc"] - off["mean_test_acc"]
@@ -153,12 +167,16 @@ def check_overfit(metrics: dict, config: OverfitConfig, name: str, claims: Claim
         f"gap without {off['mean_gap']:.3f}, with {on['mean_gap']:.3f} (change {-reduction:+.3f}; "
         f"final epoch {off['final_gap']:.3f} -> {on['final_gap']:.3f}); train accuracy "
         f"{off['mean_train_acc']:.3f} -> {on['mean_train_acc']:.3f} ({train_change:+.3f}), test accuracy "
-        f"{off['mean_test_acc']:.3f} -> {on['mean_test_acc']:.3f} ({test_change:+.3f}): {why}" + note))
+        f"{off['mean_test_acc']:.3f} -> {on['mean_test_acc']:.3f} ({test_change:+.3f}): {why}" + note,
+        values={"gap without": off["mean_gap"], "gap with": on["mean_gap"],
+                "test accuracy without": off["mean_test_acc"], "test accuracy with": on["mean_test_acc"],
+                "required reduction": config.min_gap_reduction}))
     found.append(claims.claim(
         "no-longer-fits-all",
         f"With {name} the net no longer fits every training image (train accuracy stays below the "
         f"unregularised net's and below 1.0)",
         on["mean_train_acc"] < min(off["mean_train_acc"], 1.0),
         f"mean train accuracy over the last {w} epochs: without {off['mean_train_acc']:.3f}, "
-        f"with {on['mean_train_acc']:.3f}"))
+        f"with {on['mean_train_acc']:.3f}",
+        values={"train accuracy without": off["mean_train_acc"], "train accuracy with": on["mean_train_acc"]}))
     return found

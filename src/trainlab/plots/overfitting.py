@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainlab.plots.style import pyplot, save
+from trainlab.plots.style import pyplot, save, seed_lines, seeds_note
 
 
 def describe_technique(options: dict) -> tuple[str, str, dict[str, str]]:
@@ -27,31 +27,36 @@ def plot_overfit(runs: list[dict], config, out_dir):
     the figure is ``overfit-<technique>.png``.
     """
     metrics = runs[0]
-    runs = metrics["runs"]
-    technique, setting, extra_labels = describe_technique(runs["with"]["options"])
+    by_run = metrics["runs"]
+    technique, setting, extra_labels = describe_technique(by_run["with"]["options"])
     name = "overfit-" + technique.replace(" ", "-")
     plt = pyplot()
     labels = {"without": f"without {technique}", "with": f"with {technique} ({setting})", **extra_labels}
     dataset = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(metrics["dataset"], metrics["dataset"])
     epochs = np.asarray(metrics["epochs"])
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    def mean(key, field):
+        return float(np.mean([m["runs"][key][field] for m in runs]))
+
     for ax, key in zip(axes[:2], ("without", "with")):
-        r = runs[key]
-        ax.plot(epochs, r["train_acc"], color="tab:blue", label=f"train ({metrics['n_train']} images)")
-        ax.plot(epochs, r["test_acc"], color="tab:orange", label=f"test ({metrics['n_test']} images)")
-        ax.fill_between(epochs, r["test_acc"], r["train_acc"], color="0.6", alpha=0.25,
-                        label=f"gap (last {config.gap_window} epochs: {r['mean_gap']:.3f})")
+        train = [m["runs"][key]["train_acc"] for m in runs]
+        test = [m["runs"][key]["test_acc"] for m in runs]
+        seed_lines(ax, epochs, train, color="tab:blue", label=f"train ({metrics['n_train']} images)")
+        seed_lines(ax, epochs, test, color="tab:orange", label=f"test ({metrics['n_test']} images)")
+        ax.fill_between(epochs, np.mean(test, axis=0), np.mean(train, axis=0), color="0.6", alpha=0.25,
+                        label=f"gap (last {config.gap_window} epochs: {mean(key, 'mean_gap'):.3f})")
         ax.set_ylim(0, 1.02)
         ax.set_xlabel("epoch")
         ax.set_ylabel("accuracy")
-        ax.set_title(f"{labels[key]}\nlast epoch: train {r['final_train_acc']:.3f}, test {r['final_test_acc']:.3f}")
+        ax.set_title(f"{labels[key]}\nlast epoch: train {mean(key, 'final_train_acc'):.3f}, "
+                     f"test {mean(key, 'final_test_acc'):.3f}")
         ax.legend(loc="lower right")
     ax = axes[2]
     colors = iter(["tab:red", "tab:green", "tab:purple", "tab:brown"])
-    for key, r in runs.items():
-        gap = np.asarray(r["train_acc"]) - np.asarray(r["test_acc"])
-        ax.plot(epochs, gap, color=next(colors), linestyle="-" if key in ("without", "with") else "--",
-                label=labels.get(key, key))
+    for key in by_run:
+        gap = [np.asarray(m["runs"][key]["train_acc"]) - np.asarray(m["runs"][key]["test_acc"]) for m in runs]
+        seed_lines(ax, epochs, gap, color=next(colors), style="-" if key in ("without", "with") else "--",
+                   label=labels.get(key, key))
     ax.axvspan(epochs[-config.gap_window], epochs[-1], color="0.85", alpha=0.5,
                label=f"last {config.gap_window} epochs (averaged)")
     ax.set_xlabel("epoch")
@@ -59,5 +64,5 @@ def plot_overfit(runs: list[dict], config, out_dir):
     ax.set_title(f"Train-test gap, without and with {technique}")
     ax.legend(loc="lower right")
     fig.suptitle(f"{config.hidden_layers + 1}-layer ReLU net on the first {metrics['n_train']} {dataset} "
-                 f"training images: overfitting without and with {technique} ({setting})")
+                 f"training images: overfitting without and with {technique} ({setting}){seeds_note(runs)}")
     return [save(fig, out_dir, name)]

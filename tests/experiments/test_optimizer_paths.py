@@ -35,7 +35,9 @@ def test_plot_takes_several_seeds(metrics, tmp_path):
 def test_measured_claims(metrics):
     claims = check(metrics, Config())
     assert [c.id for c in claims] == list(CLAIMS)
-    assert all(c.passed for c in claims), [c.evidence for c in claims if not c.passed]
+    # Every claim but one holds on the book's bowl: averaged over the run, SGD is nearer x = 0 than Momentum.
+    failing = [c.id for c in claims if not c.passed]
+    assert failing == ["optimizer-paths/momentum-nearer-along-x"], [c.evidence for c in claims if not c.passed]
     assert all(c.values for c in claims)
     zigzag = claims[0]
     assert "SGD 29 sign changes" in zigzag.evidence and zigzag.values["SGD y sign changes"] == 29
@@ -52,7 +54,7 @@ def test_claims_fail_when_the_numbers_say_so(metrics):
     v["Momentum"]["efficiency"] = 0.01                    # and wanders
     v["Momentum"]["update_change"] = 2.0                  # its update reverses every step
     v["Momentum"]["x_sign_changes"] = 1                   # its x-velocity turns
-    v["Momentum"]["x_steps_to_fraction"] = None           # never gets near x = 0
+    v["Momentum"]["x_mean_abs"] = v["SGD"]["x_mean_abs"] + 1.0   # stays further from x = 0
     v["AdaGrad"]["y_step_at_fade"] = v["AdaGrad"]["y_step_first"] * 0.5   # its y-steps do not fade
     v["AdaGrad"]["rate_y"] = v["AdaGrad"]["rate_x"] * 2   # the steep coordinate keeps the larger rate
     v["Adam"]["swing_after_crossing"] = 3.0               # Adam swings wider than momentum
@@ -65,7 +67,6 @@ def test_claims_fail_when_the_numbers_say_so(metrics):
 @pytest.mark.parametrize("key, edit", [
     ("momentum-x-velocity-builds", lambda v: v["Momentum"].update(x_speed_peak=v["Momentum"]["x_speed_first"] * 2)),
     ("momentum-x-velocity-builds", lambda v: v["Momentum"].update(y_sign_changes=1)),
-    ("momentum-reaches-x-sooner", lambda v: v["SGD"].update(x_steps_to_fraction=v["Momentum"]["x_steps_to_fraction"])),
     ("adagrad-y-steps-fade", lambda v: v["SGD"].update(y_step_at_fade=0.0)),
     ("adagrad-slows-steep-coordinate", lambda v: v["SGD"].update(final_abs_x=0.0)),
 ])
@@ -99,3 +100,14 @@ def test_each_2d_function_has_its_gradient(name):
         assert grad(v) == pytest.approx(numeric, rel=1e-6, abs=1e-8)
     grid = np.stack(np.meshgrid(np.linspace(-1, 1, 3), np.linspace(-1, 1, 4)))
     assert f(grid).shape == (4, 3)  # the contour plots evaluate whole grids
+
+
+def test_momentum_nearer_along_x_is_decided_by_the_mean_distance_both_ways(metrics):
+    """Decided by |x| averaged over the steps; on the book's bowl and rates SGD is nearer on average."""
+    key = "momentum-nearer-along-x"
+    valley = metrics["valley"]
+    assert _verdicts(metrics)[key] == (valley["Momentum"]["x_mean_abs"] < valley["SGD"]["x_mean_abs"])
+    for momentum, sgd, expected in ((1.0, 2.0, True), (2.0, 1.0, False), (1.5, 1.5, False)):
+        edited = copy.deepcopy(metrics)
+        edited["valley"]["Momentum"]["x_mean_abs"], edited["valley"]["SGD"]["x_mean_abs"] = momentum, sgd
+        assert _verdicts(edited)[key] is expected

@@ -170,7 +170,7 @@ STATEMENTS: tuple[Statement, ...] = (
          "velocity along y does not settle (a large force that alternates).",
          ("optimizer-paths/momentum-x-velocity-builds",)),
         ("Overall, momentum approaches the minimum along x faster than SGD.",
-         ("optimizer-paths/momentum-reaches-x-sooner",)),
+         ("optimizer-paths/momentum-nearer-along-x",)),
         ("Learning-rate decay (large steps first, smaller ones later) is an effective way to set the learning "
          "rate.", NO_EXPERIMENT),
         ("AdaGrad's updates weaken as training goes on, since it keeps adding up the squared gradients; they can "

@@ -8,7 +8,8 @@ long run of 3000 iterations (30 epochs of 10000 images), each at its usual
 rate (AdaGrad 0.01, the book's; RMSProp 0.001, Keras's), and every
 ``probe_every`` iterations the effective step size of every weight element,
 ``lr / (sqrt(h) + eps)`` (h the optimizer's accumulator: AdaGrad's sum,
-RMSProp's average), and the ratio |update| / |gradient| of that step are
+RMSProp's average; the median over the elements that have had a gradient),
+and the ratio |update| / |gradient| of that step are
 recorded.
 
 Decided, with thresholds declared before any run:
@@ -116,7 +117,9 @@ def _train(label: str, name: str, key: str, lr: float, data, config: Config, ini
                                 for i, b in zip(weights, before)))
             h = np.concatenate([np.asarray(optimizer.state[i][key], np.float64).ravel() for i in weights])
             probes["iteration"].append(it)
-            probes["median_step"].append(float(np.median(lr / (np.sqrt(h) + eps))))
+            # Over the elements that have had a gradient: one that never had (h = 0, an input blank in
+            # every image) has taken no step at all, and its lr / eps is no step size.
+            probes["median_step"].append(float(np.median(lr / (np.sqrt(h[h > 0]) + eps))))
             probes["update_over_grad"].append(moved / max(grad_norm, 1e-300))
     # Weights whose gradient was 0 at every step (inputs that are 0 in every image): h = 0, step lr / eps.
     never = float(np.mean(h == 0))
@@ -153,11 +156,11 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         f"AdaGrad's effective step lr / (sqrt(h) + eps) shrinks toward zero over a long run: at the end it is "
         f"at most {config.shrink_ratio:g} of its early value",
         ada["step_ratio"] <= config.shrink_ratio,
-        f"median over the weights: {ada['early_step']:.3g} at iteration {ada['early_iteration']}, "
-        f"{ada['end_step']:.3g} at iteration {config.iterations - 1} (ratio {ada['step_ratio']:.3f}, threshold "
+        f"median over the weights that had a gradient: {ada['early_step']:.3g} at iteration "
+        f"{ada['early_iteration']}, {ada['end_step']:.3g} at iteration {config.iterations - 1} (ratio {ada['step_ratio']:.3f}, threshold "
         f"{config.shrink_ratio:g}); |update| / |gradient| {ada['update_over_grad'][0]:.3g} -> "
         f"{ada['update_over_grad'][-1]:.3g} (it gets smaller but never 0); {ada['never_updated']:.1%} of the "
-        "weights never had a gradient (inputs blank in every image: h = 0), which holds the median up",
+        "weights never had a gradient (inputs blank in every image: h = 0) and are left out",
         values={"AdaGrad end / early step": ada["step_ratio"], "threshold": config.shrink_ratio,
                 "AdaGrad early step": ada["early_step"], "AdaGrad end step": ada["end_step"]})]
     claims.append(CLAIMS.claim(
@@ -165,7 +168,7 @@ def check(metrics: dict, config: Config) -> list[Claim]:
         f"RMSProp's exponential average keeps its effective step: at the end it is at least {config.hold_ratio:g} "
         "of its early value",
         rms["step_ratio"] >= config.hold_ratio,
-        f"median over the weights: {rms['early_step']:.3g} at iteration {rms['early_iteration']}, "
+        f"median over the weights that had a gradient: {rms['early_step']:.3g} at iteration {rms['early_iteration']}, "
         f"{rms['end_step']:.3g} at the end (ratio {rms['step_ratio']:.3f}, threshold {config.hold_ratio:g}); "
         f"AdaGrad's ratio {ada['step_ratio']:.3f}",
         values={"RMSProp end / early step": rms["step_ratio"], "threshold": config.hold_ratio}))

@@ -167,7 +167,10 @@ def check(metrics: dict, config: Config) -> list[Claim]:
                      f"The best model reaches >= {best_acc} test accuracy at this budget",
                      runs[best]["test_acc"] >= best_acc,
                      f"best: {best} {runs[best]['test_acc']:.4f} with {runs[best]['macs'] / 1e6:.2f}M multiply-adds "
-                     f"per image; the published 0.92-0.95 take tens of epochs on 60,000 images"
+                     f"per image; "
+                     + ("the published 0.92-0.95 take tens of epochs on 60,000 images"
+                        if metrics["dataset"] == "fashion-mnist"
+                        else "the book's 0.989 for SimpleConvNet takes 20 epochs on 60,000 images")
                      + (" (at this budget the cheapest network leads: the deeper ones have had "
                         f"{runs[best]['iterations']} steps and their training losses are still falling)"
                         if best == "SimpleConvNet" else ""),

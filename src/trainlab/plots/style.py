@@ -60,7 +60,8 @@ def seed_spread(values):
 
     v = np.asarray(values, np.float64)
     mean = float(v.mean())
-    return mean, (mean - float(v.min()), float(v.max()) - mean)
+    # Clipped at 0: the mean of equal numbers can round past them (3 x 0.1), and whiskers cannot be negative.
+    return mean, (max(0.0, mean - float(v.min())), max(0.0, float(v.max()) - mean))
 
 
 def seed_bars(ax, labels, values_per_label, *, horizontal=False, colors=None, **kwargs):

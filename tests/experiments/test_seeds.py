@@ -158,3 +158,13 @@ def test_figures_carry_the_spread_of_the_seeds(monkeypatch, tmp_path):
     for (lines_one, _), (lines_two, faint) in zip(one, two):
         # The same lines as from one seed (now means), and two faint ones (one per seed) for each curve.
         assert lines_two - faint == lines_one and faint > 0 and faint % 2 == 0
+
+
+def test_metrics_an_earlier_version_wrote_otherwise_read_back_as_an_error(tmp_path):
+    run_experiment("optimizer-paths", tmp_path, quick=True, figures=False, log=None)
+    path = tmp_path / "optimizer-paths" / "metrics.json"
+    saved = json.loads(path.read_text())
+    del saved["runs"][0]["metrics"]["valley"]
+    path.write_text(json.dumps(saved))
+    (again,) = load_results(tmp_path)
+    assert again.claims == [] and "cannot be checked by this version" in again.error and "valley" in again.error

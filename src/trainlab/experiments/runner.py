@@ -410,9 +410,14 @@ def _load_one(name: str, folder: str, saved: dict) -> ExperimentResult:
                               seconds=saved.get("seconds", 0.0), error=saved.get("error"),
                               missing_data=saved.get("missing_data", False))
     ok = [r for r in runs if r.error is None]
-    for r in ok:
-        r.claims = list(spec.check(r.metrics, config))
-        r.book = list(spec.book(r.metrics, config))
+    try:
+        for r in ok:
+            r.claims = list(spec.check(r.metrics, config))
+            r.book = list(spec.book(r.metrics, config))
+    except (KeyError, IndexError, TypeError, ValueError) as e:  # metrics an earlier version wrote otherwise
+        result.error = (f"the saved metrics cannot be checked by this version of {spec.name} "
+                        f"({type(e).__name__}: {e}); run it again")
+        return result
     result.claims = over_seeds([r.seed for r in ok], [r.claims for r in ok])
     result.book = book_over_seeds([r.book for r in ok])
     return result

@@ -19,8 +19,8 @@ from trainlab.experiments import vanishing_gradients  # noqa: F401
 from trainlab.experiments import clusters_2d  # noqa: F401
 from trainlab.experiments import bn_folding  # noqa: F401
 from trainlab.experiments import conv_filters  # noqa: F401
-from trainlab.experiments import receptive_field  # noqa: F401
 from trainlab.experiments import conv_layers  # noqa: F401
+from trainlab.experiments import receptive_field  # noqa: F401
 from trainlab.experiments import cnn_mnist  # noqa: F401
 from trainlab.experiments import architectures  # noqa: F401
 from trainlab.experiments import bottlenecks  # noqa: F401

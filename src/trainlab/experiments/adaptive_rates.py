@@ -193,4 +193,5 @@ register(ExperimentSpec(
     config_cls=Config, run=run, check=check, plot=plot_adaptive_rates,
     quick={"n_train": 2000, "iterations": 300, "probe_every": 10},
     claims=CLAIMS,
+    seeds=5,  # what make run gives it (see docs/experiments.md)
 ))

@@ -215,5 +215,5 @@ register(ExperimentSpec(
     config_cls=Config, run=run, check=check, plot=plot_training_memory,
     quick={"depths": (1, 2, 4), "batches": (25, 50, 100), "widths": (50, 100, 150, 200)},
     claims=CLAIMS,
-    seeds=3,
+    seeds=5,
 ))

@@ -277,5 +277,5 @@ register(ExperimentSpec(
     config_cls=Config, run=run, check=check, plot=plot_bottlenecks,
     quick={"aux_batches": 2, "batch_size": 8, "dense_layers": 8},
     claims=CLAIMS,
-    seeds=3,
+    seeds=5,
 ))

@@ -168,3 +168,12 @@ def test_metrics_an_earlier_version_wrote_otherwise_read_back_as_an_error(tmp_pa
     path.write_text(json.dumps(saved))
     (again,) = load_results(tmp_path)
     assert again.claims == [] and "cannot be checked by this version" in again.error and "valley" in again.error
+
+
+def test_one_column_when_no_experiment_ran_on_two_data_sets():
+    def result(name, dataset):
+        return SimpleNamespace(name=name, dataset=dataset, error=None, missing_data=False, seeds=[0],
+                               claims=[SimpleNamespace(id=f"{name}/c", passed=True, verdict="PASS 1/1")])
+
+    groups = ledger.verdict_groups([result("a", "mnist"), result("b", "fashion-mnist"), result("c", None)])
+    assert groups == [(None, {"a/c": "PASS 1/1", "b/c": "PASS 1/1", "c/c": "PASS 1/1"})]

@@ -335,8 +335,9 @@ def statement_verdict(statement: Statement, verdicts: Mapping[str, str]) -> str:
 def verdict_groups(results) -> list[tuple[str | None, dict[str, str]]]:
     """The verdicts of ``results`` per data set: ``[(dataset, claim id -> verdict), ...]``.
 
-    ``results`` is a run's ExperimentResults (grouped by their ``dataset``;
-    experiments without one count in every group), a mapping claim id ->
+    ``results`` is a run's ExperimentResults (grouped by their ``dataset``
+    when some experiment ran on several; experiments without one count in
+    every group), a mapping claim id ->
     verdict (one unnamed group), a mapping dataset -> such a mapping, or
     None (one empty group).
     """
@@ -348,8 +349,11 @@ def verdict_groups(results) -> list[tuple[str | None, dict[str, str]]]:
         return [(None, dict(results))]
     results = list(results)
     datasets = list(dict.fromkeys(r.dataset for r in results if getattr(r, "dataset", None)))
-    if len(datasets) < 2:
-        return [(datasets[0] if datasets else None, claim_verdicts(results))]
+    names = [r.name for r in results]
+    if len(datasets) < 2 or len(set(names)) == len(names):
+        # One column unless some experiment ran on more than one data set (an experiment whose own
+        # data set is another, like architectures' Fashion-MNIST, does not make a run two-columned).
+        return [(datasets[0] if len(datasets) == 1 else None, claim_verdicts(results))]
     return [(d, claim_verdicts(r for r in results if getattr(r, "dataset", None) in (d, None))) for d in datasets]
 
 

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from trainlab.data.batching import BatchIterator
 from trainlab.experiments.base import Claim, ClaimTable, ExperimentSpec, register
 from trainlab.experiments.common import (
     check_above_zero, check_dataset, check_fractions, check_sizes, load_subset, settings, split_seed,
@@ -87,6 +88,13 @@ class Config:
         check_fractions(OWNER, self, "early_fraction", "shrink_ratio", include_one=False)
 
 
+def _batches(data, batch_size: int, seed: int):
+    """Shuffled full batches, epoch after epoch, without end (the Trainer's order; the loop probes each step)."""
+    epochs = BatchIterator(data.x_train, data.t_train, batch_size, shuffle=True, seed=seed, drop_last=True)
+    while True:
+        yield from epochs
+
+
 def _train(label: str, name: str, key: str, lr: float, data, config: Config, init_seed: int, batch_seed: int):
     model = MultiLayerNet(data.x_train.shape[1], config.hidden, 10, activation="relu", weight_init="he",
                           seed=init_seed)
@@ -95,17 +103,9 @@ def _train(label: str, name: str, key: str, lr: float, data, config: Config, ini
     # The weights' elements (biases left out: few, and their gradients are of another scale).
     weights = [i for i, (n, _) in enumerate(model.named_parameters()) if n.endswith("weight")]
     eps = optimizer.config.eps
-    rng = np.random.default_rng(batch_seed)
-    n = len(data.x_train)
-    order = rng.permutation(n)
-    pos = 0
     losses, probes = [], {"iteration": [], "median_step": [], "update_over_grad": []}
-    for it in range(config.iterations):
-        if pos + config.batch_size > n:
-            order, pos = rng.permutation(n), 0
-        idx = order[pos:pos + config.batch_size]
-        pos += config.batch_size
-        losses.append(float(model.gradient(data.x_train[idx], data.t_train[idx])))
+    for it, (x, t) in zip(range(config.iterations), _batches(data, config.batch_size, batch_seed)):
+        losses.append(float(model.gradient(x, t)))
         probe = it % config.probe_every == 0 or it == config.iterations - 1
         if probe:
             before = [optimizer.params[i].data.copy() for i in weights]

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 OUT ?= reports/latest
 
-.PHONY: run quick train test setup setup-test data bench clean
+.PHONY: run quick train test setup setup-test setup-notebooks data notebooks bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e '.[all,test]'
 	touch $@
 
+$(VENV)/.installed-notebooks: pyproject.toml | $(BIN)/python
+	$(PIP) install -q -e '.[all,notebooks]'
+	touch $@
+
 setup: $(VENV)/.installed-run
 
 setup-test: $(VENV)/.installed-test
+
+setup-notebooks: $(VENV)/.installed-notebooks
 
 data: setup
 	sh scripts/install-system-data.sh
@@ -33,11 +39,17 @@ run: data
 quick: data
 	$(BIN)/trainlab reproduce --quick --out $(OUT)-quick
 
+notebooks: setup-notebooks
+	sh scripts/install-system-data.sh
+	$(BIN)/trainlab data fetch mnist
+	$(BIN)/jupyter lab notebooks
+
 train: data
 	$(BIN)/trainlab train --dataset mnist --epochs 5 --out runs/mlp-mnist
 
 test: setup-test
 	sh scripts/install-system-data.sh
+	-$(BIN)/trainlab data fetch mnist
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2
 
 bench: setup-test

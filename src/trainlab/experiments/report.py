@@ -32,6 +32,20 @@ figcaption { font-size: 0.9em; color: #555; } pre { background: #f7f7f7; padding
 """
 
 
+# The same look for one result inside a notebook, every rule scoped to its fragment.
+_RESULT_CSS = """
+.trainlab-result table { border-collapse: collapse; margin: 0.8em 0; }
+.trainlab-result td, .trainlab-result th { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
+.trainlab-result th { background: #f3f3f3; }
+.trainlab-result .pass { color: #0a6b2b; font-weight: 600; } .trainlab-result .fail { color: #a8071a; font-weight: 600; }
+.trainlab-result .error { color: #a8071a; } .trainlab-result figure { margin: 1em 0; }
+.trainlab-result figure img { max-width: 100%; border: 1px solid #eee; }
+.trainlab-result figcaption { font-size: 0.9em; color: #555; }
+.trainlab-result pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
+.trainlab-result .meta { color: #555; font-size: 0.9em; }
+"""
+
+
 def _verdict(passed: bool | None, error: bool = False, text: str | None = None) -> str:
     if error:
         return '<span class="fail">ERROR</span>'
@@ -78,24 +92,29 @@ def _number(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _figure(folder: Path, relative: str) -> str:
-    path = folder / relative
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    caption = html.escape(path.stem.replace("-", " ").replace("_", " "))
+def _figure(png: bytes, relative: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    caption = html.escape(Path(relative).stem.replace("-", " ").replace("_", " "))
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{caption}">'
             f"<figcaption>{caption}</figcaption></figure>")
 
 
-def _section(result, out_dir: Path) -> str:
-    folder = out_dir / result.folder
-    parts = [f'<h2 id="{html.escape(result.folder)}">{html.escape(result.title)} '
+def _png(result, out_dir: Path | None, relative: str) -> bytes:
+    images = getattr(result, "images", None) or {}
+    if relative in images:
+        return images[relative]
+    return (Path(out_dir if out_dir is not None else result.out_dir) / result.folder / relative).read_bytes()
+
+
+def _section(result, out_dir: Path | None, heading: str = "h2") -> str:
+    parts = [f'<{heading} id="{html.escape(result.folder)}">{html.escape(result.title)} '
              f'<small>({html.escape(result.name)}{html.escape(_dataset(result))})</small> '
-             f'{_verdict(result.passed, bool(result.error))}</h2>',
+             f'{_verdict(result.passed, bool(result.error))}</{heading}>',
              f"<p>{html.escape(result.summary)}</p>"]
     if result.error:
         parts.append(f'<p class="error">The run failed:</p><pre>{html.escape(result.error)}</pre>')
     for figure in result.figures:
-        parts.append(_figure(folder, figure))
+        parts.append(_figure(_png(result, out_dir, figure), figure))
     if result.claims:
         rows = "".join(f'<tr><td>{html.escape(c.statement)}<br><span class="meta"><code>{html.escape(c.id)}</code>'
                        f"; source: {html.escape(c.source)}</span></td><td>{_verdict(c.passed, text=c.verdict)}</td>"
@@ -129,6 +148,14 @@ def _seed_policy(results: Sequence) -> str:
     cheap = [r.folder for r in results if len(r.seeds) == counts[-1]]
     return (f"{counts[0]} to {counts[-1]} seeds per experiment ({counts[-1]} for {', '.join(cheap)}; "
             "the count each gets is in its row below)")
+
+
+def render_result(result) -> str:
+    """One experiment's result as an HTML fragment (for Jupyter): figures inline, claims, book numbers.
+
+    The styles are scoped to the fragment, so they leave the notebook's own alone.
+    """
+    return f'<div class="trainlab-result"><style>{_RESULT_CSS}</style>{_section(result, None, heading="h3")}</div>'
 
 
 def render_report(results: Sequence, out_dir: Path, *, quick: bool) -> str:

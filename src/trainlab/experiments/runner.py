@@ -10,7 +10,10 @@ to keep two cores busy on their own.
 
 Each run writes ``out/<folder>/metrics.json``: the folder is the
 experiment's name, or ``<name>--<dataset>`` when it runs on another data set
-than its default (``reproduce --dataset fashion-mnist``).
+than its default (``reproduce --dataset fashion-mnist``). Without an output
+folder (``run_experiment(name)``, as in a notebook) nothing is written: the
+figures are kept in memory, the result shows itself in Jupyter, and
+``result.save(folder)`` writes what a run into that folder would have.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import multiprocessing
 import os
 import platform
+import tempfile
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -34,7 +38,7 @@ from trainlab.errors import ConfigError, DataError
 from trainlab.experiments.base import EXPERIMENTS, BookValue, Claim, ExperimentSpec, config_to_dict
 from trainlab.experiments.report import write_report
 from trainlab.experiments.verdicts import BookSpread, SeedVerdict, book_over_seeds, over_seeds
-from trainlab.fileio import atomic_write_text
+from trainlab.fileio import atomic_write, atomic_write_text
 
 #: What ``reproduce`` gives ``--dataset``: every data set an experiment's ``dataset`` setting takes.
 DATASETS = ("mnist", "fashion-mnist")
@@ -57,9 +61,13 @@ class SeedRun:
                 "claims": [c.to_dict() for c in self.claims], "metrics": self.metrics}
 
 
-@dataclass
+@dataclass(repr=False)
 class ExperimentResult:
-    """Everything one experiment's run produced over its seeds; ``error`` is set when a seed raised."""
+    """Everything one experiment's run produced over its seeds; ``error`` is set when a seed raised.
+
+    In Jupyter a result shows itself (figures inline, the claims and the
+    book's numbers as tables); ``print(result)`` gives the verdicts as text.
+    """
 
     name: str
     title: str
@@ -80,6 +88,10 @@ class ExperimentResult:
     error: str | None = None
     #: True when the run stopped because its data set is not on this machine (see ``trainlab data fetch``).
     missing_data: bool = False
+    #: The output folder the result was written into (its files are in ``out_dir/folder``); None when in memory.
+    out_dir: str | None = None
+    #: The figures as PNG bytes, by their names in ``figures``, for a result not written to disk.
+    images: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self):
         self.folder = self.folder or self.name
@@ -99,6 +111,11 @@ class ExperimentResult:
         """No error, and every claim held in every seed."""
         return self.error is None and all(c.passed for c in self.claims)
 
+    @property
+    def verdict(self) -> str:
+        """``"ERROR"``, ``"PASS"`` (every claim held in every seed) or ``"FAIL"``."""
+        return "ERROR" if self.error else ("PASS" if self.passed else "FAIL")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "title": self.title, "summary": self.summary, "config": self.config,
@@ -109,6 +126,64 @@ class ExperimentResult:
             "environment": {"trainlab": __version__, "numpy": np.__version__, "python": platform.python_version()},
             "runs": [r.to_dict() for r in self.runs],
         }
+
+    def figure_png(self, name: str) -> bytes:
+        """The PNG bytes of the figure ``name`` (one of ``figures``), from memory or from the output folder."""
+        if name in self.images:
+            return self.images[name]
+        if name not in self.figures:
+            raise KeyError(f"{self.folder} has no figure {name!r}; figures: {', '.join(self.figures) or 'none'}")
+        if self.out_dir is None:
+            raise FileNotFoundError(f"the figure {name!r} of {self.folder} was neither kept nor written")
+        return (Path(self.out_dir) / self.folder / name).read_bytes()
+
+    def save(self, out_dir: str | os.PathLike) -> Path:
+        """Write the result into ``out_dir/<folder>/`` as a run into ``out_dir`` would have; return that folder.
+
+        ``metrics.json``, the figures (kept in memory, or drawn now from the
+        metrics) and the experiment's files (a data set, a model), made from
+        the first seed's metrics. Each file is replaced atomically.
+        """
+        out = Path(out_dir)
+        folder = out / self.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        spec = EXPERIMENTS.get(self.name)
+        config = spec.make_config(overrides=self.config)
+        ok = [r for r in self.runs if r.error is None]
+        if self.figures:
+            for name in self.figures:
+                data = self.figure_png(name)
+                atomic_write(folder / name, lambda f, data=data: f.write(data))
+        elif ok and self.error is None:
+            _draw(self, spec, config, folder, ok)
+        if ok and self.error is None:
+            _write_artifacts(self, spec, config, folder, ok)
+        _write_metrics(self, folder)
+        self.out_dir = str(out)
+        return folder
+
+    def __repr__(self) -> str:
+        shown = sum(c.passed for c in self.claims)
+        seeds = ", ".join(map(str, self.seeds))
+        where = f", in {self.out_dir}" if self.out_dir is not None else ""
+        return (f"<ExperimentResult {self.folder}: {self.verdict}, {shown}/{len(self.claims)} claims held in every "
+                f"seed, seeds {seeds}, {'quick' if self.quick else 'full'}, {self.seconds:.1f} s{where}>")
+
+    def __str__(self) -> str:
+        lines = [f"{self.title} ({self.folder}): {self.verdict}"]
+        if self.error:
+            lines.append("  " + self.error.splitlines()[0])
+        for c in self.claims:
+            lines.append(f"  {c.verdict:<10} {c.statement}")
+        for b in self.book:
+            book = "not published" if b.book is None else b.book
+            lines.append(f"  book: {b.quantity}: {book}; measured here: {b.measured_text()}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from trainlab.experiments.report import render_result
+
+        return render_result(self)
 
 
 # ---- what to run ----------------------------------------------------------------------
@@ -200,14 +275,15 @@ def _workers(jobs: int, workers: int | None) -> int:
     return max(1, min(workers, jobs))
 
 
-def run_plans(plans: Sequence[Plan], out_dir: str | os.PathLike, *, workers: int | None = None,
+def run_plans(plans: Sequence[Plan], out_dir: str | os.PathLike | None, *, workers: int | None = None,
               figures: bool = True, log=print) -> list[ExperimentResult]:
     """Run every seed of every plan and finish each experiment as soon as its last seed is in.
 
     One job in all runs here, in the caller's runtime; more go to ``workers``
-    processes (default: one per core), each with the cores shared out.
+    processes (default: one per core), each with the cores shared out. With
+    ``out_dir`` None nothing is written (see :func:`finish`).
     """
-    out = Path(out_dir)
+    out = None if out_dir is None else Path(out_dir)
     jobs = [(i, seed) for i, p in enumerate(plans) for seed in p.seeds]
     done: dict[int, dict[int, SeedRun]] = {i: {} for i in range(len(plans))}
     results: dict[int, ExperimentResult] = {}
@@ -227,7 +303,7 @@ def run_plans(plans: Sequence[Plan], out_dir: str | os.PathLike, *, workers: int
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds threads
     # The longest first (as the previous run into this folder timed them), so that no long seed is left
     # running alone at the end while the other cores idle; seeds of unknown cost go first.
-    cost = {i: _previous_seconds(out / p.folder) for i, p in enumerate(plans)}
+    cost = {i: (float("inf") if out is None else _previous_seconds(out / p.folder)) for i, p in enumerate(plans)}
     jobs.sort(key=lambda job: -cost[job[0]])
     with ProcessPoolExecutor(n_workers, mp_context=context) as pool:
         pending = {}
@@ -253,48 +329,86 @@ def _previous_seconds(folder: Path) -> float:
         return float("inf")
 
 
-def finish(p: Plan, runs: list[SeedRun], out: Path, *, figures: bool = True, log=print) -> ExperimentResult:
+def finish(p: Plan, runs: list[SeedRun], out: Path | None, *, figures: bool = True,
+           log=print) -> ExperimentResult:
     """Check each seed's claims, gather the verdicts, draw the figures, write ``metrics.json``.
 
-    ``seconds`` of the result is the time of its seeds' runs, added up (they
-    may have run side by side), plus this checking and drawing.
+    With ``out`` None nothing is written: the figures are kept as PNG bytes in
+    the result (its ``images``) and the experiment's files wait for
+    ``result.save``. ``seconds`` of the result is the time of its seeds' runs,
+    added up (they may have run side by side), plus this checking and drawing.
     """
     start = time.perf_counter()
     spec = p.spec
     config = p.config()
-    folder = out / p.folder
-    folder.mkdir(parents=True, exist_ok=True)
     result = ExperimentResult(spec.name, spec.title, spec.summary, config_to_dict(config), p.quick,
                               seeds=list(p.seeds), dataset=getattr(config, "dataset", None), folder=p.folder,
                               runs=runs)
-    try:
-        for run in runs:
-            if run.error is None:
-                run.claims = list(spec.check(run.metrics, config))
-                _check_declared(spec, run.claims)
-                run.book = list(spec.book(run.metrics, config))
-        ok = [r for r in runs if r.error is None]
-        result.claims = over_seeds([r.seed for r in ok], [r.claims for r in ok])
-        result.book = book_over_seeds([r.book for r in ok])
-        if ok and spec.artifacts is not None:
-            paths = spec.artifacts(ok[0].metrics, config, folder)
-            result.artifacts = [str(Path(x).relative_to(folder)) for x in paths]
-        if ok and figures:
-            paths = spec.plot([r.metrics for r in ok], config, folder)
-            result.figures = [str(Path(x).relative_to(folder)) for x in paths]
-    except Exception as e:  # a broken check or figure is recorded like a broken run
-        result.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}"
+    ok = _decide(result, spec, config)
+    folder = None
+    if out is not None:
+        folder = Path(out) / p.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        result.out_dir = str(out)
+    if ok and result.error is None:
+        if figures and folder is None:
+            with tempfile.TemporaryDirectory(prefix="trainlab-figures-") as scratch:
+                _draw(result, spec, config, Path(scratch), ok)
+                result.images = {name: (Path(scratch) / name).read_bytes() for name in result.figures}
+        elif figures:
+            _draw(result, spec, config, folder, ok)
+        if folder is not None:
+            _write_artifacts(result, spec, config, folder, ok)
     failed = [r for r in runs if r.error is not None]
     if failed and result.error is None:
         result.error = "; ".join(f"seed {r.seed}: {r.error}" for r in failed)
         result.missing_data = all(r.missing_data for r in failed)
     result.seconds = sum(r.seconds for r in runs) + time.perf_counter() - start
-    atomic_write_text(folder / "metrics.json", json.dumps(result.to_dict(), indent=1, default=_json_default))
+    if folder is not None:
+        _write_metrics(result, folder)
     if log is not None:
         log(_log_line(result))
         if result.error:
             log("  " + result.error.splitlines()[0])
     return result
+
+
+def _decide(result: ExperimentResult, spec: ExperimentSpec, config) -> list[SeedRun]:
+    """Check the claims and book values of each seed that ran, gather them; return those seeds."""
+    ok = [r for r in result.runs if r.error is None]
+    try:
+        for run in ok:
+            run.claims = list(spec.check(run.metrics, config))
+            _check_declared(spec, run.claims)
+            run.book = list(spec.book(run.metrics, config))
+        result.claims = over_seeds([r.seed for r in ok], [r.claims for r in ok])
+        result.book = book_over_seeds([r.book for r in ok])
+    except Exception as e:  # a broken check is recorded like a broken run
+        result.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}"
+    return ok
+
+
+def _draw(result: ExperimentResult, spec: ExperimentSpec, config, folder: Path, ok: list[SeedRun]) -> None:
+    try:
+        paths = spec.plot([r.metrics for r in ok], config, folder)
+        result.figures = [str(Path(x).relative_to(folder)) for x in paths]
+    except Exception as e:  # a broken figure is recorded like a broken run
+        result.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}"
+
+
+def _write_artifacts(result: ExperimentResult, spec: ExperimentSpec, config, folder: Path,
+                     ok: list[SeedRun]) -> None:
+    if spec.artifacts is None:
+        return
+    try:
+        paths = spec.artifacts(ok[0].metrics, config, folder)
+        result.artifacts = [str(Path(x).relative_to(folder)) for x in paths]
+    except Exception as e:
+        result.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}"
+
+
+def _write_metrics(result: ExperimentResult, folder: Path) -> None:
+    atomic_write_text(folder / "metrics.json", json.dumps(result.to_dict(), indent=1, default=_json_default))
 
 
 def _log_line(result: ExperimentResult) -> str:
@@ -315,17 +429,22 @@ def _check_declared(spec, claims: list[Claim]) -> None:
 # ---- the two entry points ------------------------------------------------------------------
 
 
-def run_experiment(name: str, out_dir: str | os.PathLike, *, quick: bool = False, seed: int = 0,
+def run_experiment(name: str, out_dir: str | os.PathLike | None = None, *, quick: bool = False, seed: int = 0,
                    seeds: int | Sequence[int] = 1, dataset: str | None = None,
                    overrides: dict[str, Any] | None = None, figures: bool = True, workers: int | None = None,
                    log=print) -> ExperimentResult:
-    """Run one experiment into ``out_dir/<folder>/``: ``metrics.json`` and its PNG figures.
+    """Run one experiment and return its result; with ``out_dir``, also into ``out_dir/<folder>/``.
 
-    A failing run is recorded (``error``) rather than raised, so one broken
-    seed does not cost the others; configuration errors still raise.
+    ``run_experiment("optimizer-paths", quick=True)`` writes nothing: the
+    figures stay in memory and the result shows itself in Jupyter;
+    ``result.save(folder)`` writes it later. With ``out_dir`` the run
+    writes ``metrics.json``, its PNG figures and its files there. A failing
+    run is recorded (``error``) rather than raised, so one broken seed does
+    not cost the others; configuration errors still raise.
     """
     p = plan(name, quick=quick, seeds=seeds, seed=seed, dataset=dataset, overrides=overrides)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
     return run_plans([p], out_dir, workers=workers, figures=figures, log=log)[0]
 
 
@@ -391,11 +510,11 @@ def load_results(out_dir: str | os.PathLike) -> list[ExperimentResult]:
         for folder in folders:
             path = folder / "metrics.json"
             if path.is_file():
-                results.append(_load_one(name, folder.name, json.loads(path.read_text())))
+                results.append(_load_one(name, folder.name, json.loads(path.read_text()), out))
     return results
 
 
-def _load_one(name: str, folder: str, saved: dict) -> ExperimentResult:
+def _load_one(name: str, folder: str, saved: dict, out_dir: Path) -> ExperimentResult:
     spec = EXPERIMENTS.get(name)
     if "runs" in saved:
         runs = [SeedRun(r["seed"], r.get("metrics") or {}, r.get("seconds", 0.0), r.get("error"),
@@ -408,7 +527,7 @@ def _load_one(name: str, folder: str, saved: dict) -> ExperimentResult:
                               seeds=[r.seed for r in runs], dataset=getattr(config, "dataset", None), folder=folder,
                               runs=runs, figures=saved.get("figures", []), artifacts=saved.get("artifacts", []),
                               seconds=saved.get("seconds", 0.0), error=saved.get("error"),
-                              missing_data=saved.get("missing_data", False))
+                              missing_data=saved.get("missing_data", False), out_dir=str(out_dir))
     ok = [r for r in runs if r.error is None]
     try:
         for r in ok:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
 def pyplot():
-    """matplotlib.pyplot on the Agg backend (no display needed), or a clear error."""
+    """matplotlib.pyplot on the Agg backend (no display needed), or a clear error.
+
+    Where pyplot is already in use (a notebook with its inline backend, a
+    user's script), its backend is left as the user chose it: figures are
+    saved to PNG and closed, which any backend does.
+    """
     try:
         import matplotlib
     except ImportError:
         raise ImportError("figures need matplotlib: pip install 'trainlab[plots]'") from None
-    matplotlib.use("Agg", force=True)
+    if "matplotlib.pyplot" not in sys.modules:
+        matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 110, "font.size": 10, "axes.titlesize": 11,

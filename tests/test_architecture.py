@@ -115,7 +115,7 @@ FLOORS = [
     ("models", ("trainlab.models", "trainlab.folding", "trainlab.checkpoint", "trainlab.checkpoint_header")),
     ("plots", ("trainlab.plots",)),
     ("search", ("trainlab.search",)),
-    ("experiments", ("trainlab.experiments",)),
+    ("experiments", ("trainlab.experiments", "trainlab.speedrun")),
     ("cli", ("trainlab.cli", "trainlab.cliargs", "trainlab.__main__", "trainlab.data.cli", "trainlab.search.cli")),
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -305,6 +306,45 @@ def cmd_exp(args) -> int:
     return 1 if result.error else 0
 
 
+def add_speedrun_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "speedrun", help="a fixed recipe to a target test accuracy, timed (docs/speedrun.md)",
+        description="Train the fixed recipe for a target of the data set with several seeds; print the wall time "
+                    "(data in the disk cache to the final test evaluation), epochs, test accuracy (mean, min, max) "
+                    "and the machine, and write a JSON record. --ablate runs the recipe with one technique removed "
+                    "at a time, each stopped at the recipe's time budget.")
+    p.add_argument("dataset", choices=["mnist", "fashion-mnist"])
+    p.add_argument("--target", type=fraction, default=None, metavar="ACC",
+                   help="the target accuracy whose recipe runs, e.g. 0.995 (default: the data set's lowest)")
+    p.add_argument("--seeds", type=positive_int, default=5, help="seeds 0, 1, ... (default: 5)")
+    p.add_argument("--ablate", action="store_true", help="run the ablation instead of the speedrun")
+    p.add_argument("--budget", type=positive_float, default=None, metavar="SECONDS",
+                   help="--ablate: the time budget of each run (default: the recipe's time target)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE.json",
+                   help="where to write the JSON record (default: runs/speedrun-DATASET[-ablation].json)")
+    p.set_defaults(func=cmd_speedrun)
+
+
+def cmd_speedrun(args) -> int:
+    from trainlab import speedrun
+
+    recipe = speedrun.recipe_for(args.dataset, args.target)
+    kind = "ablation" if args.ablate else "speedrun"
+    print(f"{kind} {args.dataset}, recipe {recipe.name}: {recipe.describe()}; {args.seeds} seed(s)", flush=True)
+    log = functools.partial(print, flush=True)
+    if args.ablate:
+        record = speedrun.run_ablation(args.dataset, recipe.target, args.seeds, budget=args.budget, log=log)
+        print(speedrun.format_ablation(record))
+    else:
+        record = speedrun.run_speedrun(args.dataset, recipe.target, args.seeds, log=log)
+        print(speedrun.format_speedrun(record))
+    out = args.out or Path("runs") / f"speedrun-{args.dataset}{'-ablation' if args.ablate else ''}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="trainlab",
@@ -321,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_search_parser(subparsers)
     add_list_parser(subparsers)
+    add_speedrun_parser(subparsers)
     return parser
 
 

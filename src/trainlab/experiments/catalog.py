@@ -25,3 +25,4 @@ from trainlab.experiments import cnn_mnist  # noqa: F401
 from trainlab.experiments import architectures  # noqa: F401
 from trainlab.experiments import bottlenecks  # noqa: F401
 from trainlab.experiments import resnet_preactivation  # noqa: F401
+from trainlab.experiments import speedrun_ablation  # noqa: F401

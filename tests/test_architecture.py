@@ -116,7 +116,8 @@ FLOORS = [
     ("plots", ("trainlab.plots",)),
     ("search", ("trainlab.search",)),
     ("experiments", ("trainlab.experiments", "trainlab.speedrun")),
-    ("cli", ("trainlab.cli", "trainlab.cliargs", "trainlab.__main__", "trainlab.data.cli", "trainlab.search.cli")),
+    ("cli", ("trainlab.cli", "trainlab.cliargs", "trainlab.__main__", "trainlab.data.cli", "trainlab.search.cli",
+             "trainlab.notebook")),
 ]
 
 

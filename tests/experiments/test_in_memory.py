@@ -141,3 +141,13 @@ def test_figures_keep_a_backend_the_user_chose(tmp_path):
             "print(matplotlib.get_backend())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "svg" and (tmp_path / "x.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_an_experiment_leaves_the_users_figure_settings_alone():
+    code = ("import matplotlib; matplotlib.use('svg'); import matplotlib.pyplot as plt\n"
+            "from trainlab.experiments import run_experiment\n"
+            "r = run_experiment('training-memory', quick=True, log=None)\n"
+            "assert r.figures and r.error is None, r.error\n"
+            "print(matplotlib.get_backend(), plt.rcParams['axes.grid'], plt.rcParams['legend.fontsize'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["svg", "False", "medium"]

@@ -390,7 +390,10 @@ def _decide(result: ExperimentResult, spec: ExperimentSpec, config) -> list[Seed
 
 def _draw(result: ExperimentResult, spec: ExperimentSpec, config, folder: Path, ok: list[SeedRun]) -> None:
     try:
-        paths = spec.plot([r.metrics for r in ok], config, folder)
+        from trainlab.plots.style import figure_style
+
+        with figure_style():
+            paths = spec.plot([r.metrics for r in ok], config, folder)
         result.figures = [str(Path(x).relative_to(folder)) for x in paths]
     except Exception as e:  # a broken figure is recorded like a broken run
         result.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=6)}"

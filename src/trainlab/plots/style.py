@@ -2,28 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
+
+
+#: trainlab's figure settings (matplotlib rcParams).
+STYLE = {"figure.dpi": 100, "savefig.dpi": 110, "font.size": 10, "axes.titlesize": 11,
+         "legend.fontsize": 8, "axes.grid": True, "grid.alpha": 0.3}
 
 
 def pyplot():
     """matplotlib.pyplot on the Agg backend (no display needed), or a clear error.
 
     Where pyplot is already in use (a notebook with its inline backend, a
-    user's script), its backend is left as the user chose it: figures are
-    saved to PNG and closed, which any backend does.
+    user's script), its backend and settings are left as the user chose
+    them: figures are saved to PNG and closed, which any backend does, and
+    :func:`figure_style` gives trainlab's look inside a ``with`` block. Where
+    trainlab is first to use pyplot (the command line), it also sets the style.
     """
     try:
         import matplotlib
     except ImportError:
         raise ImportError("figures need matplotlib: pip install 'trainlab[plots]'") from None
-    if "matplotlib.pyplot" not in sys.modules:
+    owned = "matplotlib.pyplot" not in sys.modules
+    if owned:
         matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 110, "font.size": 10, "axes.titlesize": 11,
-                         "legend.fontsize": 8, "axes.grid": True, "grid.alpha": 0.3})
+    if owned:
+        plt.rcParams.update(STYLE)
     return plt
+
+
+@contextlib.contextmanager
+def figure_style():
+    """trainlab's figure settings inside the block only (the caller's are back afterwards)."""
+    plt = pyplot()
+    with plt.rc_context(STYLE):
+        yield plt
 
 
 def save(fig, out_dir, name: str) -> Path:

@@ -57,8 +57,9 @@ VARIANTS = {"batchnorm-worth": ("no-batchnorm", "BatchNorm"), "he-init-worth": (
 @dataclass(frozen=True)
 class Config:
     dataset: str = "mnist"
-    #: The first n_train training and n_test test images.
-    n_train: int = 8000
+    #: The first n_train training and n_test test images (5,000 at batch 64: 79 steps, which the full
+    #: recipe completes within the budget on one core of the 2-core machine, so its schedule ends).
+    n_train: int = 5000
     n_test: int = 5000
     #: Wall-time budget of every run, seconds (training stops at the first step past it, then the score).
     budget_seconds: float = 4.0
@@ -153,5 +154,5 @@ register(ExperimentSpec(
     quick={"dataset": "synthetic", "n_train": 400, "n_test": 200, "budget_seconds": 0.4, "stem": 4,
            "stages": ((8,),), "batch_size": 32},
     claims=CLAIMS,
-    seeds=3,
+    seeds=2,
 ))

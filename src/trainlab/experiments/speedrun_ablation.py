@@ -17,7 +17,7 @@ The budget is wall time, so the steps each variant gets depend on the
 machine and its load (BatchNorm costs time per step; the metrics record the
 steps and epochs each run reached).
 
-Reference: issue 16 (the speedrun's ablation); book 6.1-6.4 and 8.1.2 for the
+Reference: book 6.1-6.4 and 8.1.2 for the
 techniques; Ioffe & Szegedy 2015 (BatchNorm), He et al. 2015 (initialisation),
 Kingma & Ba 2015 (Adam), Loshchilov & Hutter 2017 (cosine decay with warm restarts).
 """
@@ -38,12 +38,12 @@ OWNER = f"experiment {NAME}"
 
 #: The claims ``check`` decides: key -> source.
 CLAIMS = ClaimTable(NAME, {
-    "batchnorm-worth": "book 6.3.1-6.3.2 (Ioffe & Szegedy 2015: BatchNorm speeds up learning); issue 16",
-    "he-init-worth": "book 6.2.2-6.2.4 (He et al. 2015); issue 16",
-    "optimizer-worth": "book 6.1.6-6.1.8 (Kingma & Ba 2015: Adam); issue 16",
-    "schedule-worth": "learning-rate decay (Loshchilov & Hutter 2017; Goyal et al. 2017, warm-up); issue 16",
-    "augmentation-worth": "book 8.1.2 (data augmentation); issue 16",
-    "weight-decay-worth": "book 6.4.2 (weight decay); issue 16",
+    "batchnorm-worth": "book 6.3.1-6.3.2 (Ioffe & Szegedy 2015: BatchNorm speeds up learning)",
+    "he-init-worth": "book 6.2.2-6.2.4 (He et al. 2015)",
+    "optimizer-worth": "book 6.1.6-6.1.8 (Kingma & Ba 2015: Adam)",
+    "schedule-worth": "learning-rate decay (Loshchilov & Hutter 2017; Goyal et al. 2017, warm-up)",
+    "augmentation-worth": "book 8.1.2 (data augmentation)",
+    "weight-decay-worth": "book 6.4.2 (weight decay)",
 })
 
 #: Claim key -> the ablation variant it compares with the recipe, and the technique's name.

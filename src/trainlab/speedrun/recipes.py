@@ -9,7 +9,7 @@ one place where a recipe is written down; :func:`build_model`,
 :func:`make_optimizer` and :func:`make_augmentation` read it, and
 :func:`ablation_variants` derives the recipe with one technique removed.
 
-Each recipe aims at one target of issue 16 (test accuracy, mean over seeds,
+Each recipe aims at one target of the speedrun (test accuracy, mean over seeds,
 within a median wall time on 2 cores). How the recipes were chosen (on a
 validation split of the training set) is told in ``docs/speedrun.md``.
 """
@@ -51,7 +51,7 @@ class Recipe:
 
     name: str
     dataset: str
-    #: The target of issue 16 this recipe aims at: mean test accuracy over seeds ...
+    #: The target this recipe aims at: mean test accuracy over seeds ...
     target: float
     #: ... within this median wall time (seconds); also the ablation's time budget.
     time_target: float

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("optuna")
 
-N_TRIALS = 10
+N_TRIALS = 30  # many, so that an interrupt after the third lands well before the last even on a busy machine
 
 
 QUERY = ("SELECT t.number, t.state, v.value FROM trials t LEFT JOIN trial_values v "

@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from common import cpu_description, he_init_torch, load_images, machine_line, time_torch, time_trainlab
+from common import cpu_description, load_images, machine_line, time_torch, time_trainlab
 
 from trainlab.kernels import threads
 from trainlab.fileio import atomic_write_text
@@ -40,31 +40,10 @@ def run_trainlab(name: str, x, t, steps: int, batch: int) -> float:
     return time_trainlab(MODELS[name](seed=0), x, t, steps, batch)
 
 
-def torch_model(name: str):
-    """The same architecture in PyTorch, He-initialised with zero biases like trainlab's."""
-    import torch
-    from torch import nn
-
-    if name == "simple":
-        layers = [nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
-                  nn.Linear(30 * 12 * 12, 100), nn.ReLU(), nn.Linear(100, 10)]
-    else:
-        layers = []
-        for item in [(1, 16, 1), (16, 16, 1), None, (16, 32, 1), (32, 32, 2), None, (32, 64, 1), (64, 64, 1), None]:
-            if item is None:
-                layers.append(nn.MaxPool2d(2))
-            else:
-                layers += [nn.Conv2d(item[0], item[1], 3, padding=item[2]), nn.ReLU()]
-        layers += [nn.Flatten(), nn.Linear(64 * 4 * 4, 50), nn.ReLU(), nn.Dropout(0.5), nn.Linear(50, 10)]
-    model = nn.Sequential(*layers)
-    he_init_torch(model)
-    return model, torch
-
-
 def run_torch(name: str, x, t, steps: int, batch: int) -> float:
-    model, torch = torch_model(name)
-    torch.manual_seed(0)
-    return time_torch(model, x, t, steps, batch)
+    import torch_models
+
+    return time_torch(torch_models.twin_for(REGISTRY_NAMES[name]), x, t, steps, batch)
 
 
 def main() -> None:

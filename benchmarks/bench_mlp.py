@@ -13,29 +13,19 @@ from __future__ import annotations
 
 import argparse
 
-from common import RUNTIME_MLP, he_init_torch, load_images, machine_line, time_torch, time_trainlab
+from common import NETWORKS, RUNTIME_MLP, load_images, machine_line, time_torch, time_trainlab, trainlab_model
 
-from trainlab.models import MultiLayerNet
-
-SIZES = [100, 100, 100, 100]
+SIZES = NETWORKS["mlp"].kwargs["hidden_sizes"]
 
 
 def run_trainlab(x, t, steps: int, batch: int) -> float:
-    model = MultiLayerNet(784, SIZES, 10, activation="relu", weight_init="he", seed=0)
-    return time_trainlab(model, x, t, steps, batch, RUNTIME_MLP)
+    return time_trainlab(trainlab_model("mlp"), x, t, steps, batch, RUNTIME_MLP)
 
 
 def run_torch(x, t, steps: int, batch: int) -> float:
-    import torch
+    import torch_models
 
-    torch.manual_seed(0)
-    layers, sizes = [], [784, *SIZES]
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
-    layers.append(torch.nn.Linear(sizes[-1], 10))
-    model = torch.nn.Sequential(*layers)
-    he_init_torch(model)
-    return time_torch(model, x, t, steps, batch)
+    return time_torch(torch_models.twin_for("mlp"), x, t, steps, batch)
 
 
 def main() -> None:

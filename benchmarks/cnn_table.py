@@ -3,7 +3,9 @@
 Each run folder is one ``train_cnn.py --out DIR`` (its ``results.json`` and
 ``config.json``); each ``--bench`` is a ``bench_cnn.py --json FILE`` output, which
 gives the throughput ratio to PyTorch for the models it measured (one column per
-file: the ratio depends on the machine, so several machines get several columns).
+file: the ratio depends on the machine, so several machines get several columns;
+the training ratio at the file's first thread count). ``speed_table.py`` prints
+the speed table itself: training, inference and memory at each thread count.
 Rows are grouped by dataset in the models' registry order; a missing figure
 prints as "not measured", never as a guess.
 
@@ -16,6 +18,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from common import network_name
 
 from trainlab.models import CNN_MODELS
 
@@ -63,9 +67,9 @@ def ratio_headers(benches: list[Bench]) -> list[str]:
 def ratio_cells(run: dict, benches: list[Bench]) -> list[str]:
     """Best-against-best throughput ratio of the run's model in each bench file."""
     cells = []
+    name = network_name(run["model"], run.get("model_args"))  # None: a configuration bench_cnn.py does not build
     for _, bench in benches or [("", {})]:
-        # The throughput benchmark builds the default configuration only.
-        ratio = None if run.get("model_args") else bench.get("models", {}).get(run["model"], {}).get("ratio_best")
+        ratio = bench.get("models", {}).get(name, {}).get("ratio_best") if name else None
         cells.append(f"{ratio:.2f}x" if ratio else "not measured")
     return cells
 

@@ -5,10 +5,6 @@ numbers in float64 from the same weights: eval-mode scores, and in training
 the loss (auxiliary classifiers included) and every parameter's gradient.
 """
 
-import importlib
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -16,20 +12,14 @@ from trainlab.layers import CrossEntropyLoss
 
 torch = pytest.importorskip("torch")
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 NAMES = ["mlp", "simple-convnet", "deep-convnet", "resnet", "resnet20", "inception", "densenet"]
 #: Dropout draws different masks in the two frameworks: the gradient comparison trains without it.
 NO_DROPOUT = {"deep-convnet": {"dropout": 0.0}, "inception": {"dropout": 0.0}}
 
 
 @pytest.fixture(scope="module")
-def twins():
-    """benchmarks/torch_models.py, imported as the scripts import it (their folder first on the path)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.syspath_prepend(str(BENCHMARKS))
-        yield importlib.import_module("torch_models")
-    for name in ("torch_models", "common"):
-        sys.modules.pop(name, None)
+def twins(benchmark_module):
+    return benchmark_module("torch_models")
 
 
 def images(twins, name, n, dtype):

@@ -53,8 +53,8 @@ test: setup-test
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2
 
 bench: setup-test
-	$(BIN)/python benchmarks/bench_mlp.py
-	$(BIN)/python benchmarks/bench_cnn.py
+	$(BIN)/python benchmarks/bench_cnn.py --models all --threads 2 1 --rounds 3 --json benchmarks/results/bench_all.json
+	$(BIN)/python benchmarks/speed_table.py benchmarks/results/bench_all.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache build src/*.egg-info

@@ -3,6 +3,9 @@
 Prints
 - the cost of handing one part to a worker thread (an empty ``run_parts``),
   and when splitting an element-wise pass into two parts starts to pay;
+- the forms two memory-bound passes take in the fast kernels: ReLU's maximum
+  against a block of zeros rather than the scalar 0, BatchNorm's per-channel
+  sums as BLAS products rather than NumPy reductions;
 - page faults and milliseconds per step with freed memory kept for reuse
   (as ``Trainer.fit`` does for CNNs) and without (``TRAINLAB_KEEP_FREED_MEMORY=0``,
   measured in a child process, since the allocator setting is per process);
@@ -24,7 +27,7 @@ import numpy as np
 from common import machine_line
 
 from trainlab import allocator
-from trainlab.kernels import threads
+from trainlab.kernels import batchnorm, elementwise, threads
 from trainlab.layers import CrossEntropyLoss
 from trainlab.models import create_model
 from trainlab.process import runtime
@@ -43,17 +46,33 @@ def median_time(f, repeats: int) -> float:
 def hand_off() -> None:
     empty = median_time(lambda: threads.run_parts(lambda k, a, b: None, 2), 2000)
     print(f"hand-off: an empty two-part pass takes {empty * 1e6:.0f} us")
-    for n in (1 << 18, 1 << 19, 1 << 20, 1 << 22):
+    for n in (1 << 18, 1 << 19, 1 << 20, 1 << 21, 1 << 22):
         x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
         out, mask = np.empty_like(x), np.empty(n, bool)
 
-        def relu(_k, a, b):
+        def relu(_k, a, b):  # the fast kernel's pass: the mask, then the maximum against the zero block
             np.greater(x[a:b], 0, out=mask[a:b])
-            np.maximum(x[a:b], 0, out=out[a:b])
+            elementwise.maximum_with_zero(x[a:b], out[a:b])
 
         one = median_time(lambda: relu(0, 0, n), 200)
         two = median_time(lambda: threads.run_parts(relu, n), 200)
-        print(f"  ReLU pass over {n:>8,} values: one part {one * 1e6:6.0f} us, two parts {two * 1e6:6.0f} us")
+        print(f"  ReLU pass over {n:>9,} values: one part {one * 1e6:6.0f} us, two parts {two * 1e6:6.0f} us")
+
+
+def pass_forms(n: int = 1 << 20, channels: int = 16) -> None:
+    """The forms the fast kernels chose for two memory-bound passes, against the obvious NumPy call."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(n).astype(np.float32)
+    out = np.empty_like(x)
+    scalar = median_time(lambda: np.maximum(x, 0, out=out), 200)
+    block = median_time(lambda: elementwise.maximum_with_zero(x, out), 200)
+    print(f"max(x, 0) over {n:,} float32 values: against the scalar 0 {scalar * 1e6:.0f} us, "
+          f"against the zero block {block * 1e6:.0f} us ({scalar / block:.1f}x)")
+    rows = x.reshape(channels, -1)
+    reduce_sums = median_time(lambda: (rows.sum(axis=1), np.square(rows).sum(axis=1)), 200)
+    blas_sums = median_time(lambda: (batchnorm._channel_sums(rows), batchnorm._channel_dots(rows, rows)), 200)
+    print(f"BatchNorm's per-channel sum and sum of squares of {channels} x {n // channels:,}: NumPy reductions "
+          f"{reduce_sums * 1e6:.0f} us, BLAS products {blas_sums * 1e6:.0f} us ({reduce_sums / blas_sums:.1f}x)")
 
 
 def step_faults(steps: int = 20) -> tuple[float, float]:
@@ -108,6 +127,8 @@ def main() -> None:
     print(machine_line())
     with runtime(keep_freed_memory=True):
         hand_off()
+        with threads.use_threads(1):
+            pass_forms()
         kept = step_faults()
     env = dict(os.environ, **{allocator.ENV_VAR: "0"})
     child = subprocess.run([sys.executable, __file__, "--child-faults"], capture_output=True, text=True,

@@ -8,6 +8,13 @@
 2. Fewer passes. Backward uses the closed form
    dx = gamma * inv_std * (dout - mean(dout) - x_hat * mean(dout * x_hat)),
    whose two sums are dbeta and dgamma, so nothing is summed twice.
+   On a (1, C, B) view (every (C, H, W, N) block) the per-channel sums are
+   BLAS products: a row's sum is its product with a vector of ones, a sum of
+   squares or of ``dout * x_hat`` one dot product per row, so no temporary
+   array is written and each sum is one read of its rows. Measured about 1.8x
+   faster than NumPy's reductions for the forward and the backward pass alike
+   (``benchmarks/step_costs.py``); the sums differ from pairwise summation in
+   the last bits (relative 1e-7 in float32).
 3. Threads. Channels are independent: on large inputs each thread normalises
    its own channels (the running statistics are updated through views of the
    buffers) and writes its slice of the output.
@@ -46,9 +53,9 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, eps: float, 
     """Fast :func:`trainlab.layers.batchnorm.batchnorm_forward`."""
     x3, layout = _to_3d(x)
 
-    def normalise(c: slice):
+    def normalise(c: slice, out=None):
         return _forward_3d(x3[:, c], None if gamma is None else gamma[c], None if beta is None else beta[c],
-                           running_mean[c], running_var[c], eps=eps, momentum=momentum, train=train)
+                           running_mean[c], running_var[c], eps=eps, momentum=momentum, train=train, out=out)
 
     C = x3.shape[1]
     if C > 1 and x3.size >= 2 * threads.PART_MIN_VALUES and threads.parallel_enabled(x3):
@@ -56,8 +63,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, *, eps: float, 
         out = xp.empty(x3.shape, x3.dtype)
 
         def work(_part: int, c0: int, c1: int):
-            part_out, cache = normalise(slice(c0, c1))
-            out[:, c0:c1] = part_out
+            _, cache = normalise(slice(c0, c1), out[:, c0:c1])  # each part writes its channels of out
             return c0, c1, cache
 
         min_channels = -(-threads.PART_MIN_VALUES // (x3.size // C))
@@ -82,22 +88,42 @@ def batchnorm_backward(dout, cache):
 
     def work(_part: int, first: int, stop: int) -> None:
         for c0, c1, part_cache in parts[first:stop]:
-            dx[:, c0:c1], dgamma[c0:c1], dbeta[c0:c1] = _backward_3d(d3[:, c0:c1], part_cache)
+            _, dgamma[c0:c1], dbeta[c0:c1] = _backward_3d(d3[:, c0:c1], part_cache, out=dx[:, c0:c1])
 
     threads.run_parts(work, len(parts), array=d3)
     return _from_3d(dx, shape, layout), dgamma, dbeta
 
 
-def _forward_3d(x, gamma, beta, running_mean, running_var, *, eps, momentum, train):
-    """Normalise x (A, C, B) per channel over axes 0 and 2; in training update the running statistics."""
+def _channel_sums(a2):
+    """Row sums of a (C, B) array as one BLAS product with a vector of ones: (C,)."""
+    xp = get_array_module(a2)
+    return a2 @ xp.ones(a2.shape[1], a2.dtype)
+
+
+def _channel_dots(a2, b2):
+    """Per-row dot products of two (C, B) arrays, one BLAS dot each (no temporary): (C,)."""
+    xp = get_array_module(a2)
+    return xp.matmul(a2[:, None, :], b2[:, :, None]).reshape(a2.shape[0])
+
+
+def _forward_3d(x, gamma, beta, running_mean, running_var, *, eps, momentum, train, out=None):
+    """Normalise x (A, C, B) per channel over axes 0 and 2; in training update the running statistics.
+
+    ``out``, when given, is an (A, C, B) array (a view) that receives the result.
+    """
     xp = get_array_module(x)
     A, C, B = x.shape
     axes = (0, 2)
     if train:
         M = A * B
-        mean = x.mean(axis=axes, keepdims=True)
-        xc = x - mean
-        var = xp.square(xc).mean(axis=axes, keepdims=True)
+        if A == 1:  # rows of channels: the sums as BLAS products
+            mean = (_channel_sums(x[0]) / x.dtype.type(M)).reshape(1, C, 1)
+            xc = x - mean
+            var = (_channel_dots(xc[0], xc[0]) / x.dtype.type(M)).reshape(1, C, 1)
+        else:
+            mean = x.mean(axis=axes, keepdims=True)
+            xc = x - mean
+            var = xp.square(xc).mean(axis=axes, keepdims=True)
         m = x.dtype.type(momentum)
         running_mean *= 1 - m
         running_mean += m * mean.reshape(C)
@@ -109,27 +135,34 @@ def _forward_3d(x, gamma, beta, running_mean, running_var, *, eps, momentum, tra
     inv_std = 1.0 / xp.sqrt(var + x.dtype.type(eps))  # (1, C, 1)
     x_hat = xc
     x_hat *= inv_std
+    if out is None:
+        out = xp.empty(x.shape, x.dtype)
     if gamma is None:
-        out = x_hat.copy()
+        out[...] = x_hat
     else:
-        out = x_hat * gamma.reshape(1, C, 1)
+        xp.multiply(x_hat, gamma.reshape(1, C, 1), out=out)
         out += beta.reshape(1, C, 1)
     return out, (x_hat, inv_std, gamma, train)
 
 
-def _backward_3d(dout, cache):
-    """Gradients of :func:`_forward_3d` for dout (A, C, B): (dx, dgamma, dbeta)."""
+def _backward_3d(dout, cache, out=None):
+    """Gradients of :func:`_forward_3d` for dout (A, C, B): (dx, dgamma, dbeta); dx into ``out`` when given."""
     x_hat, inv_std, gamma, train = cache
     A, C, B = dout.shape
     axes = (0, 2)
-    dbeta = dout.sum(axis=axes)
-    dgamma = (dout * x_hat).sum(axis=axes)
+    if A == 1:
+        dbeta, dgamma = _channel_sums(dout[0]), _channel_dots(dout[0], x_hat[0])
+    else:
+        dbeta = dout.sum(axis=axes)
+        dgamma = (dout * x_hat).sum(axis=axes)
     scale = inv_std.reshape(C) if gamma is None else gamma * inv_std.reshape(C)  # (C,)
-    if not train:
-        return dout * scale.reshape(1, C, 1), dgamma, dbeta
-    M = A * B
-    dx = x_hat * (dgamma / M).reshape(1, C, 1)
     xp = get_array_module(dout)
+    dx = xp.empty(dout.shape, dout.dtype) if out is None else out
+    if not train:
+        xp.multiply(dout, scale.reshape(1, C, 1), out=dx)
+        return dx, dgamma, dbeta
+    M = A * B
+    xp.multiply(x_hat, (dgamma / M).reshape(1, C, 1), out=dx)
     xp.subtract(dout, dx, out=dx)
     dx -= (dbeta / M).reshape(1, C, 1)
     dx *= scale.reshape(1, C, 1)

@@ -11,7 +11,7 @@ passes are split only while BLAS runs on one thread (as inside
 :func:`trainlab.runtime`), so that the two kinds of threads never compete
 for the cores.
 Idle workers wait on a queue (they never spin), so a busy machine is not
-slowed down by them; waking one costs 40-70 microseconds, which is why
+slowed down by them; waking one costs 40-80 microseconds, which is why
 only passes of at least :data:`PART_MIN_VALUES` values a part are split.
 
 The number of threads is ``TRAINLAB_NUM_THREADS`` when set, otherwise the
@@ -229,9 +229,10 @@ def parallel_rows(work: Callable[[slice], None], rows: int, *, min_values: int |
 
 
 #: A part of an element-wise pass or copy gets at least this many values. Handing a part to a
-#: worker costs 40-70 microseconds, and a worker reads data the calling thread has just written
-#: from the other core's cache: measured, two parts beat one only from about 2**19 values on.
-PART_MIN_VALUES = 1 << 18
+#: worker costs 40-80 microseconds, and a worker reads data the calling thread has just written
+#: from the other core's cache: measured (``benchmarks/step_costs.py``), two parts of a ReLU pass
+#: beat one only from about 2**20 values on, and BatchNorm's passes likewise.
+PART_MIN_VALUES = 1 << 19
 
 
 def matmul(a, b, out=None):

@@ -5,7 +5,8 @@ Prints
   and when splitting an element-wise pass into two parts starts to pay;
 - the forms two memory-bound passes take in the fast kernels: ReLU's maximum
   against a block of zeros rather than the scalar 0, BatchNorm's per-channel
-  sums as BLAS products rather than NumPy reductions;
+  sums as BLAS products rather than NumPy reductions; a 3x3 stride-1 max pool
+  tap by tap and in two passes (row maxima, then their maxima);
 - page faults and milliseconds per step with freed memory kept for reuse
   (as ``Trainer.fit`` does for CNNs) and without (``TRAINLAB_KEEP_FREED_MEMORY=0``,
   measured in a child process, since the allocator setting is per process);
@@ -27,7 +28,9 @@ import numpy as np
 from common import machine_line
 
 from trainlab import allocator
-from trainlab.kernels import batchnorm, elementwise, threads
+from trainlab.kernels import batchnorm, elementwise, pool, threads
+from trainlab.kernels.conv import pad_block
+from trainlab.kernels.layout import from_block
 from trainlab.layers import CrossEntropyLoss
 from trainlab.models import create_model
 from trainlab.process import runtime
@@ -50,9 +53,8 @@ def hand_off() -> None:
         x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
         out, mask = np.empty_like(x), np.empty(n, bool)
 
-        def relu(_k, a, b):  # the fast kernel's pass: the mask, then the maximum against the zero block
-            np.greater(x[a:b], 0, out=mask[a:b])
-            elementwise.maximum_with_zero(x[a:b], out[a:b])
+        def relu(_k, a, b):  # the fast kernel's pass: the mask and the maximum against the zero block
+            elementwise.relu_pass(x[a:b], out[a:b], mask[a:b])
 
         one = median_time(lambda: relu(0, 0, n), 200)
         two = median_time(lambda: threads.run_parts(relu, n), 200)
@@ -73,6 +75,18 @@ def pass_forms(n: int = 1 << 20, channels: int = 16) -> None:
     blas_sums = median_time(lambda: (batchnorm._channel_sums(rows), batchnorm._channel_dots(rows, rows)), 200)
     print(f"BatchNorm's per-channel sum and sum of squares of {channels} x {n // channels:,}: NumPy reductions "
           f"{reduce_sums * 1e6:.0f} us, BLAS products {blas_sums * 1e6:.0f} us ({reduce_sums / blas_sums:.1f}x)")
+
+
+def pool_forms(channels: int = 56, side: int = 14) -> None:
+    """InceptionNet's 3x3 stride-1 max pool (its pool branch), tap by tap against in two passes."""
+    rng = np.random.default_rng(0)
+    x = from_block(rng.standard_normal((channels, side, side, 100)).astype(np.float32))
+    block = pad_block(x, 1, 1, -np.inf)
+    out = np.empty((channels, side, side, 100), np.float32)
+    taps = median_time(lambda: pool._argmax(block, out, (3, 3), (1, 1)), 100)
+    two = median_time(lambda: pool._max_in_two_passes(block, out, (3, 3), True), 100)
+    print(f"3x3 stride-1 max pool with offsets, {channels} x {side} x {side} x 100: 9 taps {taps * 1e3:.2f} ms, "
+          f"row maxima then their maxima {two * 1e3:.2f} ms ({taps / two:.1f}x)")
 
 
 def step_faults(steps: int = 20) -> tuple[float, float]:
@@ -129,6 +143,7 @@ def main() -> None:
         hand_off()
         with threads.use_threads(1):
             pass_forms()
+            pool_forms()
         kept = step_faults()
     env = dict(os.environ, **{allocator.ENV_VAR: "0"})
     child = subprocess.run([sys.executable, __file__, "--child-faults"], capture_output=True, text=True,

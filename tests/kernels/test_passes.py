@@ -73,15 +73,36 @@ def test_batchnorm_blas_sums_match_numpy_reductions(dtype, tol, train, rng):
 
 
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-10), (np.float32, 1e-5)])
-def test_fast_batchnorm_on_a_block_matches_the_reference(dtype, tol, rng):
+@pytest.mark.parametrize("train", [True, False])
+def test_fast_batchnorm_on_a_block_matches_the_reference(dtype, tol, train, rng):
+    """Training, and an eval pass (whose backward rebuilds x_hat from the input it kept)."""
     N, C, H, W = 50, 6, 9, 9
     x = from_block((rng.standard_normal((C, H, W, N)) * 2 + 3).astype(dtype))
     dout = rng.standard_normal((N, C, H, W)).astype(dtype)
     gamma, beta = np.linspace(0.5, 2, C).astype(dtype), np.linspace(-1, 1, C).astype(dtype)
     got, expected = [], []
     for impl, into in ((bn_kernel, got), (bn_reference, expected)):
-        rm, rv = np.zeros(C, dtype), np.ones(C, dtype)
-        out, cache = impl.batchnorm_forward(x, gamma, beta, rm, rv, eps=1e-5, momentum=0.1, train=True)
+        rm, rv = np.linspace(-1, 2, C).astype(dtype), np.linspace(0.5, 4, C).astype(dtype)
+        out, cache = impl.batchnorm_forward(x, gamma, beta, rm, rv, eps=1e-5, momentum=0.1, train=train)
         into.extend([out, *impl.batchnorm_backward(dout, cache), rm, rv])
     for g, e in zip(got, expected):
         np.testing.assert_allclose(g, e, rtol=0, atol=tol * max(1.0, float(np.abs(e).max())))
+
+
+@pytest.mark.parametrize("kernel, padding", [((3, 3), (1, 1)), ((3, 3), (0, 0)), ((2, 3), (1, 0)), ((3, 2), (0, 1))])
+@pytest.mark.parametrize("train", [True, False])
+def test_stride1_max_pool_in_two_passes_matches_the_reference_with_ties(kernel, padding, train, rng):
+    """Row maxima, then their maxima: the same maxima and, with many ties (small integers), the same
+    first-maximum offsets in row-major window order, so the same gradient; also backward after an eval pass."""
+    from trainlab.kernels import pool as pool_kernel
+    from trainlab.layers import pooling as pool_reference
+
+    x = from_block(rng.integers(-2, 3, (3, 7, 8, 5)).astype(np.float64))  # (N, C, H, W) view of a CHWN block
+    assert pool_kernel._shared_rows(kernel, (1, 1))
+    results = []
+    for impl in (pool_kernel, pool_reference):
+        out, cache = impl.max_pool2d_forward(x, kernel, (1, 1), padding, train=train)
+        dout = np.arange(out.size, dtype=np.float64).reshape(out.shape) % 7 + 1
+        results.append((np.ascontiguousarray(out), np.ascontiguousarray(impl.max_pool2d_backward(dout, cache))))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])

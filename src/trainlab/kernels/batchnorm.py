@@ -114,41 +114,51 @@ def _forward_3d(x, gamma, beta, running_mean, running_var, *, eps, momentum, tra
     xp = get_array_module(x)
     A, C, B = x.shape
     axes = (0, 2)
-    if train:
-        M = A * B
-        if A == 1:  # rows of channels: the sums as BLAS products
-            mean = (_channel_sums(x[0]) / x.dtype.type(M)).reshape(1, C, 1)
-            xc = x - mean
-            var = (_channel_dots(xc[0], xc[0]) / x.dtype.type(M)).reshape(1, C, 1)
-        else:
-            mean = x.mean(axis=axes, keepdims=True)
-            xc = x - mean
-            var = xp.square(xc).mean(axis=axes, keepdims=True)
-        m = x.dtype.type(momentum)
-        running_mean *= 1 - m
-        running_mean += m * mean.reshape(C)
-        running_var *= 1 - m
-        running_var += (m * M / (M - 1)) * var.reshape(C)
+    if out is None:
+        out = xp.empty(x.shape, x.dtype)
+    g3 = None if gamma is None else gamma.reshape(1, C, 1)
+    b3 = None if beta is None else beta.reshape(1, C, 1)
+    if not train:
+        # Running statistics: (x - mean) * (inv_std * gamma) + beta in the output itself. No x_hat is
+        # written: backward (rarely called after an eval pass) rebuilds it from x.
+        mean3 = running_mean.reshape(1, C, 1).copy()
+        inv_std = 1.0 / xp.sqrt(running_var.reshape(1, C, 1) + x.dtype.type(eps))
+        xp.subtract(x, mean3, out=out)
+        out *= inv_std if g3 is None else inv_std * g3
+        if b3 is not None:
+            out += b3
+        return out, (None, inv_std, gamma, False, x, mean3)
+    M = A * B
+    if A == 1:  # rows of channels: the sums as BLAS products
+        mean = (_channel_sums(x[0]) / x.dtype.type(M)).reshape(1, C, 1)
+        xc = x - mean
+        var = (_channel_dots(xc[0], xc[0]) / x.dtype.type(M)).reshape(1, C, 1)
     else:
-        var = running_var.reshape(1, C, 1)
-        xc = x - running_mean.reshape(1, C, 1)
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = xp.square(xc).mean(axis=axes, keepdims=True)
+    m = x.dtype.type(momentum)
+    running_mean *= 1 - m
+    running_mean += m * mean.reshape(C)
+    running_var *= 1 - m
+    running_var += (m * M / (M - 1)) * var.reshape(C)
     inv_std = 1.0 / xp.sqrt(var + x.dtype.type(eps))  # (1, C, 1)
     x_hat = xc
     x_hat *= inv_std
-    if out is None:
-        out = xp.empty(x.shape, x.dtype)
-    if gamma is None:
+    if g3 is None:
         out[...] = x_hat
     else:
-        xp.multiply(x_hat, gamma.reshape(1, C, 1), out=out)
-        out += beta.reshape(1, C, 1)
-    return out, (x_hat, inv_std, gamma, train)
+        xp.multiply(x_hat, g3, out=out)
+        out += b3
+    return out, (x_hat, inv_std, gamma, True, None, None)
 
 
 def _backward_3d(dout, cache, out=None):
     """Gradients of :func:`_forward_3d` for dout (A, C, B): (dx, dgamma, dbeta); dx into ``out`` when given."""
-    x_hat, inv_std, gamma, train = cache
+    x_hat, inv_std, gamma, train, x, mean = cache
     A, C, B = dout.shape
+    if x_hat is None:  # after an eval pass: rebuild x_hat from the input
+        x_hat = (x - mean) * inv_std
     axes = (0, 2)
     if A == 1:
         dbeta, dgamma = _channel_sums(dout[0]), _channel_dots(dout[0], x_hat[0])
@@ -158,12 +168,14 @@ def _backward_3d(dout, cache, out=None):
     scale = inv_std.reshape(C) if gamma is None else gamma * inv_std.reshape(C)  # (C,)
     xp = get_array_module(dout)
     dx = xp.empty(dout.shape, dout.dtype) if out is None else out
+    scale3 = scale.reshape(1, C, 1)
     if not train:
-        xp.multiply(dout, scale.reshape(1, C, 1), out=dx)
+        xp.multiply(dout, scale3, out=dx)
         return dx, dgamma, dbeta
     M = A * B
-    xp.multiply(x_hat, (dgamma / M).reshape(1, C, 1), out=dx)
+    k_gamma, k_beta = (dgamma / M).reshape(1, C, 1), (dbeta / M).reshape(1, C, 1)
+    xp.multiply(x_hat, k_gamma, out=dx)
     xp.subtract(dout, dx, out=dx)
-    dx -= (dbeta / M).reshape(1, C, 1)
-    dx *= scale.reshape(1, C, 1)
+    dx -= k_beta
+    dx *= scale3
     return dx, dgamma, dbeta

@@ -40,12 +40,21 @@ def zero_block(xp, dtype):
 
 def maximum_with_zero(x1, out1) -> None:
     """``out1 = max(x1, 0)`` for 1-D arrays, against the zero block a slice at a time."""
+    relu_pass(x1, out1, None)
+
+
+def relu_pass(x1, out1, mask1) -> None:
+    """``mask1 = x1 > 0`` (unless None) and ``out1 = max(x1, 0)`` for 1-D arrays, a zero block's length
+    at a time: both steps of a slice run while it is in cache."""
     xp = get_array_module(x1)
     zeros = zero_block(xp, x1.dtype)
     n = zeros.size
     for start in range(0, x1.size, n):
         stop = min(x1.size, start + n)
-        xp.maximum(x1[start:stop], zeros[:stop - start], out=out1[start:stop])
+        piece = x1[start:stop]
+        if mask1 is not None:
+            xp.greater(piece, 0, out=mask1[start:stop])
+        xp.maximum(piece, zeros[:stop - start], out=out1[start:stop])
 
 
 @fast("relu_forward")
@@ -59,8 +68,7 @@ def relu_forward(x):
     x1, out1, mask1 = flat_view(x, order), flat_view(out, order), flat_view(mask, order)
 
     def work(part: slice) -> None:
-        xp.greater(x1[part], 0, out=mask1[part])
-        maximum_with_zero(x1[part], out1[part])
+        relu_pass(x1[part], out1[part], mask1[part])
 
     threads.parallel_rows(work, x1.size, array=x)
     return out, mask

@@ -8,7 +8,14 @@
    reference builds an im2col matrix KH*KW times the input).
 3. Deferred argmax. An eval pass computes the maxima only; the offsets of the
    maxima are found later, only if backward asks for them.
-4. Threads. Channels are independent: large passes run in channel parts, one per thread.
+4. Shared row maxima. Windows that overlap with stride 1 (Inception's 3x3
+   pool) share most of their values, so the maximum is taken in two passes:
+   over each row of the window (KW taps, for every row of the padded input),
+   then over those row maxima (KH taps): KH + KW taps instead of KH * KW. The
+   first maximum in the window's row-major order is the first row whose row
+   maximum is largest, at that row's first maximum, so the offsets are the
+   reference's; backward sends the gradient down the same two steps.
+5. Threads. Channels are independent: large passes run in channel parts, one per thread.
 """
 
 from __future__ import annotations
@@ -76,12 +83,68 @@ def _prepare(x, kernel_size, stride, padding, fill: float):
     return config, _block(x, padding, fill), out, OH, OW
 
 
+def _shared_rows(kernel_size, stride) -> bool:
+    """Whether a max pool runs in two passes (row maxima, then their maxima): windows overlapping with stride 1."""
+    return tuple(stride) == (1, 1) and kernel_size[0] > 1 and kernel_size[1] > 1
+
+
+def _running_max(out, taps, arg=None) -> None:
+    """``out = max over taps`` (``out`` already holds tap 0); with ``arg``, the index of each first maximum.
+
+    A later tap replaces the maximum only when strictly greater, so ties keep the first; its index
+    is the last tap at which the maximum rose, i.e. the largest ``t * rose_t`` (arithmetic on the
+    mask is several times faster than masked copies).
+    """
+    xp = get_array_module(out)
+    better = step = None
+    if arg is not None:
+        better, step = xp.empty(out.shape, np.bool_), xp.empty(out.shape, arg.dtype)
+    for t, v in taps:
+        if arg is not None:
+            xp.greater(v, out, out=better)
+            xp.maximum(out, v, out=out)
+            xp.multiply(better, arg.dtype.type(t), out=step)
+            xp.maximum(arg, step, out=arg)
+        else:
+            xp.maximum(out, v, out=out)
+
+
+def _max_in_two_passes(block, out, kernel_size, offsets: bool):
+    """Stride-1 window maxima of a padded (C, Hp, Wp, N) block into ``out`` (C, OH, OW, N) through the
+    row maxima; with ``offsets``, returns (row of each window's maximum (C, OH, OW, N), column of each
+    row maximum (C, Hp, OW, N)), both uint8."""
+    xp = get_array_module(block)
+    KH, KW = kernel_size
+    C, Hp = block.shape[:2]
+    OH, OW = out.shape[1:3]
+    row_arg = xp.zeros(out.shape, np.uint8) if offsets else None
+    col_arg = xp.zeros((C, Hp, OW, block.shape[3]), np.uint8) if offsets else None
+
+    def work(c: slice) -> None:
+        b = block[c]
+        rows = xp.empty((b.shape[0], Hp, OW, b.shape[3]), b.dtype)  # each row's maximum over KW columns
+        rows[...] = b[:, :, 0:OW]
+        _running_max(rows, ((j, b[:, :, j:j + OW]) for j in range(1, KW)),
+                     None if col_arg is None else col_arg[c])
+        o = out[c]
+        o[...] = rows[:, 0:OH]
+        _running_max(o, ((i, rows[:, i:i + OH]) for i in range(1, KH)), None if row_arg is None else row_arg[c])
+
+    _in_channel_parts(work, block)
+    return None if row_arg is None else (row_arg, col_arg)
+
+
 @fast("max_pool2d_forward")
 def max_pool2d_forward(x, kernel_size, stride, padding, *, train: bool = True):
     """Fast :func:`trainlab.layers.pooling.max_pool2d_forward`."""
     xp = get_array_module(x)
     config, block, out, OH, OW = _prepare(x, kernel_size, stride, padding, -np.inf)
     kernel_size, stride = config[1], config[2]
+    if _shared_rows(kernel_size, stride):
+        if train:
+            return from_block(out), [config, _max_in_two_passes(block, out, kernel_size, True), None]
+        _max_in_two_passes(block, out, kernel_size, False)
+        return from_block(out), [config, None, block]
     if train:
         return from_block(out), [config, _argmax(block, out, kernel_size, stride), None]
 
@@ -129,10 +192,14 @@ def max_pool2d_backward(dout, cache):
     xp = get_array_module(dout)
     (x_shape, kernel_size, stride, padding), arg, padded = cache
     dblock = xp.ascontiguousarray(block_view(dout))  # (C, OH, OW, N)
+    shared = _shared_rows(kernel_size, stride)
     if arg is None:  # the forward pass was an eval pass: find the maxima's offsets now, once
-        arg = cache[1] = _argmax(padded, xp.empty_like(dblock), kernel_size, stride)
+        find = _max_in_two_passes if shared else _argmax
+        arg = cache[1] = find(padded, xp.empty_like(dblock), kernel_size, True if shared else stride)
         cache[2] = None
     dx = _grad_block(xp, x_shape, padding, dblock.dtype)
+    if shared:
+        return _crop(_backward_two_passes(dblock, arg, kernel_size, dx), x_shape, padding)
     overlapping = _overlapping(kernel_size, stride)
 
     def work(c: slice) -> None:
@@ -146,6 +213,30 @@ def max_pool2d_backward(dout, cache):
 
     _in_channel_parts(work, dx)
     return _crop(dx, x_shape, padding)
+
+
+def _backward_two_passes(dblock, arg, kernel_size, dx):
+    """The gradient of :func:`_max_in_two_passes` into the zero padded block ``dx``: each window's
+    gradient to its maximum's row maximum, then each row maximum's to its column."""
+    xp = get_array_module(dblock)
+    row_arg, col_arg = arg
+    KH, KW = kernel_size
+    OH, OW = dblock.shape[1:3]
+
+    def work(c: slice) -> None:
+        d = dblock[c]
+        drows = xp.zeros(col_arg[c].shape, d.dtype)  # (C, Hp, OW, N): the gradient of each row maximum
+        hit = xp.empty(d.shape, np.bool_)
+        for i in range(KH):
+            xp.equal(row_arg[c], i, out=hit)
+            drows[:, i:i + OH] += d * hit
+        hit = xp.empty(drows.shape, np.bool_)
+        for j in range(KW):
+            xp.equal(col_arg[c], j, out=hit)
+            dx[c][:, :, j:j + OW] += drows * hit
+
+    _in_channel_parts(work, dx)
+    return dx
 
 
 @fast("avg_pool2d_forward")

@@ -1,0 +1,111 @@
+"""What one choice of the fast kernels is worth in a whole training step: off and on, step by step, in one process.
+
+Each choice below has a plain form it replaced. This script trains a network
+(forward, loss with auxiliary classifiers, backward; batch 100) and switches
+the choice off and on at every step, so that the machine's noise, which moves
+step times by 10-30% from minute to minute on a shared machine, falls on both
+forms alike; it prints each form's best and median step and the median of the
+paired ratios (a step with the choice on over the step before it, off).
+
+- ``pool-two-passes``: stride-1 max pooling through row maxima (off: tap by tap);
+- ``relu-zero-block``: ReLU's maximum against a zero block (off: against the scalar 0);
+- ``batchnorm-blas-sums``: BatchNorm's per-channel sums as BLAS products (off: NumPy reductions).
+
+    python benchmarks/kernel_ab.py --models inception densenet --choices pool-two-passes [--steps 40] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+
+import numpy as np
+from common import NETWORKS, machine_line, trainlab_model
+
+from trainlab.kernels import batchnorm, elementwise, pool
+from trainlab.layers import CrossEntropyLoss
+from trainlab.process import runtime
+
+
+def _scalar_relu_pass(x1, out1, mask1) -> None:
+    if mask1 is not None:
+        np.greater(x1, 0, out=mask1)
+    np.maximum(x1, 0, out=out1)
+
+
+#: choice -> (module, attribute, the plain form that stands in while the choice is off)
+CHOICES = {
+    "pool-two-passes": (pool, "_shared_rows", lambda kernel_size, stride: False),
+    "relu-zero-block": (elementwise, "relu_pass", _scalar_relu_pass),
+    "batchnorm-blas-sums": (batchnorm, "_channel_sums", lambda a2: a2.sum(axis=1)),
+}
+#: choices that replace more than one attribute: the others
+MORE = {"batchnorm-blas-sums": [(batchnorm, "_channel_dots", lambda a2, b2: (a2 * b2).sum(axis=1))]}
+
+
+@contextlib.contextmanager
+def switched_off(choice: str, off: bool):
+    replaced = [CHOICES[choice]] + MORE.get(choice, [])
+    saved = [(module, name, getattr(module, name)) for module, name, _ in replaced]
+    if off:
+        for module, name, plain in replaced:
+            setattr(module, name, plain)
+    try:
+        yield
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+
+
+def compare(name: str, choice: str, steps: int, threads: int) -> dict:
+    model = trainlab_model(name)
+    model.layers[0].needs_input_grad = False
+    heads = [m for m in model.modules() if hasattr(m, "auxiliary_loss")]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((100, 1, 28, 28)).astype(np.float32)
+    t = rng.integers(0, 10, 100)
+    loss = CrossEntropyLoss()
+
+    def step():
+        loss.forward(model.forward(x, train=True), t)
+        for head in heads:
+            head.auxiliary_loss(t)
+        model.backward(loss.backward())
+
+    times = {True: [], False: []}
+    with runtime(threads=threads, keep_freed_memory=True):
+        for off in (True, False):  # warm-up, both forms
+            with switched_off(choice, off):
+                step()
+                step()
+        for i in range(2 * steps):
+            off = i % 2 == 0
+            with switched_off(choice, off):
+                start = time.perf_counter()
+                step()
+                times[off].append(time.perf_counter() - start)
+    plain, chosen = np.array(times[True]), np.array(times[False])
+    return {"off_best_ms": plain.min() * 1e3, "off_median_ms": float(np.median(plain)) * 1e3,
+            "on_best_ms": chosen.min() * 1e3, "on_median_ms": float(np.median(chosen)) * 1e3,
+            "paired_median_ratio": float(np.median(chosen / plain))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["inception"], choices=[n for n in NETWORKS if n != "mlp"])
+    parser.add_argument("--choices", nargs="+", default=list(CHOICES), choices=list(CHOICES))
+    parser.add_argument("--steps", type=int, default=40, help="steps of each form")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    print(machine_line())
+    for choice in args.choices:
+        for name in args.models:
+            r = compare(name, choice, args.steps, args.threads)
+            print(f"{name:15s} {choice:20s} off: best {r['off_best_ms']:6.1f} ms, median {r['off_median_ms']:6.1f}; "
+                  f"on: best {r['on_best_ms']:6.1f}, median {r['on_median_ms']:6.1f}; step time on/off "
+                  f"{r['paired_median_ratio']:.3f} (median of {args.steps} pairs)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,12 @@ paired ratios (a step with the choice on over the step before it, off).
 - ``relu-zero-block``: ReLU's maximum against a zero block (off: against the scalar 0);
 - ``batchnorm-blas-sums``: BatchNorm's per-channel sums as BLAS products (off: NumPy reductions).
 
+``--row-block-values V1 V2 ...`` instead times the convolutions' row-block size
+(``trainlab.kernels.conv.ROW_BLOCK_VALUES``) at each value in turn, step by step,
+each against the first.
+
     python benchmarks/kernel_ab.py --models inception densenet --choices pool-two-passes [--steps 40] [--threads 2]
+    python benchmarks/kernel_ab.py --models densenet resnet deep-convnet --row-block-values 262144 65536 1048576
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import time
 import numpy as np
 from common import NETWORKS, machine_line, trainlab_model
 
-from trainlab.kernels import batchnorm, elementwise, pool
+from trainlab.kernels import batchnorm, conv, elementwise, pool
 from trainlab.layers import CrossEntropyLoss
 from trainlab.process import runtime
 
@@ -58,7 +63,8 @@ def switched_off(choice: str, off: bool):
             setattr(module, name, value)
 
 
-def compare(name: str, choice: str, steps: int, threads: int) -> dict:
+def training_step(name: str):
+    """A training step (forward, loss with auxiliary classifiers, backward) of network ``name`` at batch 100."""
     model = trainlab_model(name)
     model.layers[0].needs_input_grad = False
     heads = [m for m in model.modules() if hasattr(m, "auxiliary_loss")]
@@ -73,6 +79,11 @@ def compare(name: str, choice: str, steps: int, threads: int) -> dict:
             head.auxiliary_loss(t)
         model.backward(loss.backward())
 
+    return step
+
+
+def compare(name: str, choice: str, steps: int, threads: int) -> dict:
+    step = training_step(name)
     times = {True: [], False: []}
     with runtime(threads=threads, keep_freed_memory=True):
         for off in (True, False):  # warm-up, both forms
@@ -91,14 +102,46 @@ def compare(name: str, choice: str, steps: int, threads: int) -> dict:
             "paired_median_ratio": float(np.median(chosen / plain))}
 
 
+def compare_row_blocks(name: str, values: list[int], steps: int, threads: int) -> dict:
+    """{value: (best ms, median ms, median of step time / the first value's step time in the same round)}."""
+    step = training_step(name)
+    saved = conv.ROW_BLOCK_VALUES
+    times = {v: [] for v in values}
+    try:
+        with runtime(threads=threads, keep_freed_memory=True):
+            for v in values:
+                conv.ROW_BLOCK_VALUES = v
+                step()
+                step()
+            for _ in range(steps):
+                for v in values:
+                    conv.ROW_BLOCK_VALUES = v
+                    start = time.perf_counter()
+                    step()
+                    times[v].append(time.perf_counter() - start)
+    finally:
+        conv.ROW_BLOCK_VALUES = saved
+    first = np.array(times[values[0]])
+    return {v: (min(t) * 1e3, float(np.median(t)) * 1e3, float(np.median(np.array(t) / first)))
+            for v, t in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["inception"], choices=[n for n in NETWORKS if n != "mlp"])
     parser.add_argument("--choices", nargs="+", default=list(CHOICES), choices=list(CHOICES))
     parser.add_argument("--steps", type=int, default=40, help="steps of each form")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--row-block-values", nargs="+", type=int, default=None,
+                        help="time these row-block sizes against the first instead of the choices")
     args = parser.parse_args()
     print(machine_line())
+    if args.row_block_values:
+        for name in args.models:
+            r = compare_row_blocks(name, args.row_block_values, args.steps, args.threads)
+            print(f"{name:15s} " + " | ".join(f"{v}: best {b:.1f} ms, median {m:.1f}, against {args.row_block_values[0]} "
+                                             f"{ratio:.3f}" for v, (b, m, ratio) in r.items()), flush=True)
+        return
     for choice in args.choices:
         for name in args.models:
             r = compare(name, choice, args.steps, args.threads)

@@ -9,7 +9,9 @@ paired ratios (a step with the choice on over the step before it, off).
 
 - ``pool-two-passes``: stride-1 max pooling through row maxima (off: tap by tap);
 - ``relu-zero-block``: ReLU's maximum against a zero block (off: against the scalar 0);
-- ``batchnorm-blas-sums``: BatchNorm's per-channel sums as BLAS products (off: NumPy reductions).
+- ``batchnorm-blas-sums``: BatchNorm's per-channel sums as BLAS products (off: NumPy reductions);
+- ``eval-whole-rows``: eval passes of short-rowed batches in row blocks of the whole batch (off:
+  chunks of samples), timed with ``--eval BATCH``: eval forward passes of that batch instead of steps.
 
 ``--row-block-values V1 V2 ...`` instead times the convolutions' row-block size
 (``trainlab.kernels.conv.ROW_BLOCK_VALUES``) at each value in turn, step by step,
@@ -17,6 +19,7 @@ each against the first.
 
     python benchmarks/kernel_ab.py --models inception densenet --choices pool-two-passes [--steps 40] [--threads 2]
     python benchmarks/kernel_ab.py --models densenet resnet deep-convnet --row-block-values 262144 65536 1048576
+    python benchmarks/kernel_ab.py --models resnet deep-convnet --choices eval-whole-rows --eval 100
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ CHOICES = {
     "pool-two-passes": (pool, "_shared_rows", lambda kernel_size, stride: False),
     "relu-zero-block": (elementwise, "relu_pass", _scalar_relu_pass),
     "batchnorm-blas-sums": (batchnorm, "_channel_sums", lambda a2: a2.sum(axis=1)),
+    "eval-whole-rows": (conv, "EVAL_WHOLE_ROW_VALUES", 0),
 }
 #: choices that replace more than one attribute: the others
 MORE = {"batchnorm-blas-sums": [(batchnorm, "_channel_dots", lambda a2, b2: (a2 * b2).sum(axis=1))]}
@@ -63,9 +67,13 @@ def switched_off(choice: str, off: bool):
             setattr(module, name, value)
 
 
-def training_step(name: str):
-    """A training step (forward, loss with auxiliary classifiers, backward) of network ``name`` at batch 100."""
+def training_step(name: str, eval_batch: int | None = None):
+    """A training step (forward, loss with auxiliary classifiers, backward) of network ``name`` at batch 100;
+    with ``eval_batch``, an eval forward pass of that many images instead."""
     model = trainlab_model(name)
+    if eval_batch:
+        images = np.random.default_rng(0).standard_normal((eval_batch, 1, 28, 28)).astype(np.float32)
+        return lambda: model.forward(images, train=False)
     model.layers[0].needs_input_grad = False
     heads = [m for m in model.modules() if hasattr(m, "auxiliary_loss")]
     rng = np.random.default_rng(0)
@@ -82,8 +90,8 @@ def training_step(name: str):
     return step
 
 
-def compare(name: str, choice: str, steps: int, threads: int) -> dict:
-    step = training_step(name)
+def compare(name: str, choice: str, steps: int, threads: int, eval_batch: int | None = None) -> dict:
+    step = training_step(name, eval_batch)
     times = {True: [], False: []}
     with runtime(threads=threads, keep_freed_memory=True):
         for off in (True, False):  # warm-up, both forms
@@ -132,6 +140,8 @@ def main() -> None:
     parser.add_argument("--choices", nargs="+", default=list(CHOICES), choices=list(CHOICES))
     parser.add_argument("--steps", type=int, default=40, help="steps of each form")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--eval", type=int, default=None, metavar="BATCH",
+                        help="time eval forward passes of this batch instead of training steps")
     parser.add_argument("--row-block-values", nargs="+", type=int, default=None,
                         help="time these row-block sizes against the first instead of the choices")
     args = parser.parse_args()
@@ -144,10 +154,11 @@ def main() -> None:
         return
     for choice in args.choices:
         for name in args.models:
-            r = compare(name, choice, args.steps, args.threads)
+            what = f"eval passes of {args.eval}" if args.eval else "training steps"
+            r = compare(name, choice, args.steps, args.threads, args.eval)
             print(f"{name:15s} {choice:20s} off: best {r['off_best_ms']:6.1f} ms, median {r['off_median_ms']:6.1f}; "
                   f"on: best {r['on_best_ms']:6.1f}, median {r['on_median_ms']:6.1f}; step time on/off "
-                  f"{r['paired_median_ratio']:.3f} (median of {args.steps} pairs)", flush=True)
+                  f"{r['paired_median_ratio']:.3f} (median of {args.steps} pairs of {what})", flush=True)
 
 
 if __name__ == "__main__":

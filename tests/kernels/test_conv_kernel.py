@@ -114,6 +114,7 @@ def test_chunked_eval_in_row_blocks_matches_one_pass(name, block_values, n_threa
     x = rng.standard_normal((7,) + x.shape[1:])
     whole = conv.forward(x, train=False)
     monkeypatch.setattr(fast_conv, "EVAL_COL_LIMIT", 1)  # every batch counts as large
+    monkeypatch.setattr(fast_conv, "EVAL_WHOLE_ROW_VALUES", 0)  # and as too long-rowed for the whole batch
     monkeypatch.setattr(fast_conv, "ROW_BLOCK_VALUES", block_values)
     with runtime(threads=n_threads):
         out = conv.forward(x, train=False)
@@ -121,6 +122,24 @@ def test_chunked_eval_in_row_blocks_matches_one_pass(name, block_values, n_threa
     assert is_chwn(out)
     with pytest.raises(RuntimeError, match="train=True"):  # nothing was kept for backward
         conv.backward(np.ones_like(whole))
+
+
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_short_rowed_eval_batch_runs_as_training_does_and_keeps_what_backward_needs(n_threads, rng, monkeypatch):
+    """An eval batch whose output rows are short runs in row blocks of the whole batch, like training."""
+    conv, x = make("3x3-pad1", rng)
+    x = rng.standard_normal((7,) + x.shape[1:])
+    monkeypatch.setattr(fast_conv, "EVAL_COL_LIMIT", 1)  # not the small-batch columns path
+    monkeypatch.setattr(fast_conv, "ROW_BLOCK_VALUES", 200)  # several blocks
+    with runtime(threads=n_threads):
+        trained = conv.forward(x, train=True)
+        dx_train = conv.backward(np.ones_like(trained))
+        evaluated = conv.forward(x, train=False)
+        assert conv._cache is not None and conv._cache.block is not None
+        dx_eval = conv.backward(np.ones_like(evaluated))
+    np.testing.assert_allclose(evaluated, trained, atol=1e-12)
+    np.testing.assert_allclose(dx_eval, dx_train, atol=1e-12)
+    assert is_chwn(evaluated)
 
 
 def test_fast_im2col_rows_are_kernel_taps():

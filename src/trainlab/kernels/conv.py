@@ -23,8 +23,11 @@ work moves through memory. What each piece was measured to gain is in
    own work array (:mod:`trainlab.kernels.scratch`); partial sums are added
    in part order, so results do not depend on timing.
 5. Eval chunks. An eval pass over a large batch keeps nothing for backward and
-   works on chunks of samples, so evaluating 10,000 images never allocates the
-   whole columns matrix.
+   works on chunks of samples, as many for each thread, so evaluating 10,000
+   images never allocates the whole columns matrix; a batch whose output rows
+   are short enough (batch 100 of these networks) runs as training does, in row
+   blocks of the whole batch: 7-10% faster eval passes than chunks of samples
+   there (``benchmarks/kernel_ab.py --choices eval-whole-rows --eval 100``).
 
 Reference: Chellapilla et al., 2006 (convolution as a matrix product); Dumoulin
 & Visin, 2016 (the transposed convolution as a convolution, sec. 4).
@@ -44,6 +47,9 @@ from trainlab.kernels.registry import fast
 
 #: An eval pass whose columns matrix would hold more than this many values runs in chunks of samples.
 EVAL_COL_LIMIT = 1 << 22
+#: An eval pass whose output row holds at most this many column values (all samples) runs as a training
+#: pass does, in row blocks of the whole batch; longer rows (a large batch) run in chunks of samples.
+EVAL_WHOLE_ROW_VALUES = 1 << 20
 #: Stride-1 training passes build the columns of at most about this many values at a time (1 MiB
 #: of float32, a core's second-level cache on the machines measured). 0: the whole matrix at once.
 ROW_BLOCK_VALUES = 1 << 18
@@ -185,7 +191,10 @@ def conv2d_forward(x, W, b, stride, padding, *, train: bool = True):
     OW = (x.shape[3] + 2 * PW - FW) // SW + 1
     W2 = W.reshape(FN, C * FH * FW)  # (FN, C*FH*FW)
     cache = ConvCache(tuple(x.shape), W, b is not None, stride, padding)
-    if train and _row_blocks_apply(W, stride, padding):
+    rows = _row_blocks_apply(W, stride, padding)
+    if rows and (train or (C * FH * FW + (b is not None)) * OW * N <= EVAL_WHOLE_ROW_VALUES):
+        # Training, or an eval pass whose output rows are short enough to be done for the whole batch
+        # (as in training; the padded input is kept, so that a backward pass may follow).
         cache.block = pad_block(x, PH, PW)  # a copy with a zero border, kept for backward
         windows = window_view(cache.block, FH, FW, 1, 1, OH, OW)
         out = _correlate_in_row_blocks(windows, W2 if b is None else _with_bias(W2, b), ones=b is not None)
@@ -198,7 +207,7 @@ def conv2d_forward(x, W, b, stride, padding, *, train: bool = True):
         if b is not None and not fused:
             out2 += b[:, None]
         return from_block(out2.reshape(FN, OH, OW, N)), cache
-    if _row_blocks_apply(W, stride, padding):
+    if rows:
         return _forward_eval_row_blocks(x, W2, b, (FH, FW, OH, OW), padding), None
     out = xp.empty((FN, OH, OW, N), x.dtype)
     step = max(1, EVAL_COL_LIMIT // (C * FH * FW * OH * OW))
@@ -327,18 +336,21 @@ def _forward_eval_row_blocks(x, W2, b, sizes, padding):
     PH, PW = padding
     Wb = W2 if b is None else _with_bias(W2, b)
     out = xp.empty((FN, OH, OW, N), x.dtype)
-    chunk = max(1, ROW_BLOCK_VALUES // (K * OW))
-    starts = list(range(0, N, chunk))
+    # Chunks small enough that one output row's columns fit a row block, as many for each thread:
+    # at batch 100, chunks of 72 and 28 samples left one thread idle for most of the pass.
+    parts = threads.get_num_threads()
+    count = -(-N // max(1, ROW_BLOCK_VALUES // (K * OW)))
+    count = min(N, -(-count // parts) * parts)
+    bounds = [(N * k // count, N * (k + 1) // count) for k in range(count)]
 
     def work(_part: int, first: int, stop: int) -> None:
-        for n0 in starts[first:stop]:
-            n1 = min(N, n0 + chunk)
+        for n0, n1 in bounds[first:stop]:
             windows = window_view(pad_block(x[n0:n1], PH, PW), FH, FW, 1, 1, OH, OW)
             # Inside a part this runs in the part's own thread, with a work array of its own.
             result = _correlate_in_row_blocks(windows, Wb, ones=b is not None)
             out[..., n0:n1] = result.reshape(FN, OH, OW, n1 - n0)
 
-    threads.run_parts(work, len(starts), array=x)
+    threads.run_parts(work, len(bounds), array=x)
     return from_block(out)
 
 

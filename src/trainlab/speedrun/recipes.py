@@ -237,7 +237,7 @@ def add_recipe(recipe: Recipe) -> Recipe:
     return recipe
 
 
-add_recipe(Recipe("mnist-99.0", "mnist", 0.990, 20.0, stem=16, stages=((32,), (64,)), lr=4e-3, epochs=2.0,
+add_recipe(Recipe("mnist-99.0", "mnist", 0.990, 20.0, stem=16, stages=((32,), (64,)), lr=6e-3, epochs=2.5,
                   batch_size=128))
 add_recipe(Recipe("mnist-99.5", "mnist", 0.995, 120.0, stages=((24,), (48,), (96,)), hidden=0, lr=3e-3,
                   weight_decay=5e-5, epochs=8, batch_size=128, augment="shift:2"))

@@ -129,6 +129,17 @@ def runtime_settings(name: str, count: int | None = None) -> dict:
     return dict(RUNTIME_CNN) if count is None else {**RUNTIME_CNN, "threads": count, "blas_threads": 1}
 
 
+def call_times(f, repeats: int) -> list[float]:
+    """Seconds of each of ``repeats`` calls of ``f()``, after one untimed warm-up call."""
+    f()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        f()
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def time_trainlab(model, x, t, steps: int, batch: int, settings: dict | None = None) -> float:
     """Samples/s of ``steps`` Adam steps of a trainlab model (no evaluation), inside ``runtime(**settings)``."""
     opt = Adam(model.parameters(), lr=1e-3)

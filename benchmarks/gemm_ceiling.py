@@ -24,10 +24,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import time
 
 import numpy as np
-from common import NETWORKS, cpu_description, machine_line, trainlab_model
+from common import NETWORKS, call_times, cpu_description, machine_line, trainlab_model
 
 from trainlab import kernels
 from trainlab.kernels import registry
@@ -42,13 +41,7 @@ BATCH = 100
 
 
 def best_time(f, repeats: int) -> float:
-    f()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(call_times(f, repeats))
 
 
 def square_rates(repeats: int) -> dict:

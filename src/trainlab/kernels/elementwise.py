@@ -38,11 +38,6 @@ def zero_block(xp, dtype):
     return block
 
 
-def maximum_with_zero(x1, out1) -> None:
-    """``out1 = max(x1, 0)`` for 1-D arrays, against the zero block a slice at a time."""
-    relu_pass(x1, out1, None)
-
-
 def relu_pass(x1, out1, mask1) -> None:
     """``mask1 = x1 > 0`` (unless None) and ``out1 = max(x1, 0)`` for 1-D arrays, a zero block's length
     at a time: both steps of a slice run while it is in cache."""

@@ -149,11 +149,9 @@ def max_pool2d_forward(x, kernel_size, stride, padding, *, train: bool = True):
         return from_block(out), [config, _argmax(block, out, kernel_size, stride), None]
 
     def work(c: slice) -> None:  # eval: the maxima alone
-        for k, at in _taps(kernel_size, stride, OH, OW):
-            if k == 0:
-                out[c] = block[c][at]
-            else:
-                xp.maximum(out[c], block[c][at], out=out[c])
+        taps = ((k, block[c][at]) for k, at in _taps(kernel_size, stride, OH, OW))
+        out[c] = next(taps)[1]
+        _running_max(out[c], taps)
 
     _in_channel_parts(work, block)
     return from_block(out), [config, None, block]
@@ -167,20 +165,9 @@ def _argmax(block, out, kernel_size, stride):
     arg = xp.zeros(out.shape, itype)
 
     def work(c: slice) -> None:
-        better = xp.empty(out[c].shape, np.bool_)
-        step = xp.empty(out[c].shape, itype)
-        for k, at in _taps(kernel_size, stride, *out.shape[1:3]):
-            v = block[c][at]  # tap k of every window
-            if k == 0:
-                out[c] = v
-                continue
-            # Strictly greater, so ties keep the first maximum. The running maximum's offset is
-            # the last k at which it rose, i.e. max over k of k * better_k; arithmetic on the
-            # mask is several times faster than masked copies.
-            xp.greater(v, out[c], out=better)
-            xp.maximum(out[c], v, out=out[c])
-            xp.multiply(better, itype(k), out=step)
-            xp.maximum(arg[c], step, out=arg[c])
+        taps = ((k, block[c][at]) for k, at in _taps(kernel_size, stride, *out.shape[1:3]))  # tap k of every window
+        out[c] = next(taps)[1]
+        _running_max(out[c], taps, arg[c])
 
     _in_channel_parts(work, block)
     return arg
@@ -194,8 +181,9 @@ def max_pool2d_backward(dout, cache):
     dblock = xp.ascontiguousarray(block_view(dout))  # (C, OH, OW, N)
     shared = _shared_rows(kernel_size, stride)
     if arg is None:  # the forward pass was an eval pass: find the maxima's offsets now, once
-        find = _max_in_two_passes if shared else _argmax
-        arg = cache[1] = find(padded, xp.empty_like(dblock), kernel_size, True if shared else stride)
+        maxima = xp.empty_like(dblock)
+        arg = cache[1] = (_max_in_two_passes(padded, maxima, kernel_size, True) if shared
+                          else _argmax(padded, maxima, kernel_size, stride))
         cache[2] = None
     dx = _grad_block(xp, x_shape, padding, dblock.dtype)
     if shared:

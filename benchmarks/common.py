@@ -19,7 +19,7 @@ import numpy as np
 from trainlab.kernels import threads
 from trainlab.models import MultiLayerNet, create_model
 from trainlab.optim import Adam
-from trainlab.process import runtime
+from trainlab.process import cpu_description, runtime  # noqa: F401  (cpu_description: for the scripts)
 from trainlab.training import Trainer, evaluate
 
 
@@ -76,27 +76,6 @@ def load_images(n: int, *, flatten: bool, split: str = "train") -> tuple[np.ndar
         rng = np.random.default_rng(0 if split == "train" else 1)
         shape = (n, 784) if flatten else (n, 1, 28, 28)
         return rng.random(shape, dtype=np.float32), rng.integers(0, 10, n), "random 28x28 images"
-
-
-def cpu_description() -> dict[str, str | None]:
-    """The processor's model name and its widest x86 vector extension, where the OS tells them.
-
-    Ratios to PyTorch depend on it: PyTorch's convolutions use AVX-512 where the
-    processor has it, and gain more from it than OpenBLAS's matrix products do.
-    """
-    model, flags = None, set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model is None:
-                    model = value.strip()
-                elif key.strip() == "flags" and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
-    simd = next((name for name in ("avx512f", "avx2", "avx", "sse4_2") if name in flags), None)
-    return {"cpu": model or platform.processor() or None, "simd": simd}
 
 
 def machine_line() -> str:

@@ -8,7 +8,7 @@ import pytest
 from trainlab.data import TRANSFORMS, build_pipeline, build_transform
 from trainlab.data.augment import RandomHorizontalFlip, RandomShift
 from trainlab.data.pipeline import Compose
-from trainlab.data.warp import affine_coords, sample, smooth
+from trainlab.data.warp import affine_coords, sample, shift_whole_pixels, smooth
 from trainlab.errors import ConfigError, DTypeError, ShapeError, UnknownNameError
 
 CONFIGS = ["shift:2", "rotate:15", "scale:0.2", "affine:10,0.1,1.5", "hflip", "noise:0.1",
@@ -90,6 +90,28 @@ def test_shift_moves_whole_pixels_within_range():
     assert np.all(out.sum(axis=(1, 2, 3)) == 1.0)  # one whole pixel, nothing blended
     rows, cols = np.nonzero(out[:, 0])[1:]
     assert set(rows - 4) == set(range(-s, s + 1)) and set(cols - 4) == set(range(-s, s + 1))
+
+
+@pytest.mark.parametrize("s, fill, shape", [(2, 0.0, (64, 1, 28, 28)), (1, 0.5, (33, 3, 5, 7)), (4, -1.0, (9, 2, 6, 6))])
+def test_shift_equals_nearest_sampling_at_the_shifted_grid(s, fill, shape):
+    """The padded-gather shift gives exactly the general sampler's result for the same draws."""
+    x = np.random.default_rng(1).random(shape).astype(np.float32)
+    out = RandomShift(s, fill)(x, np.random.default_rng(7))
+    dy, dx = np.random.default_rng(7).integers(-s, s + 1, size=(2, shape[0])).astype(np.float64)
+    n, _, h, w = shape
+    ys, xs = affine_coords(np, n, h, w, np.zeros(n), np.ones(n), dy, dx)
+    expected = sample(x, ys, xs, mode="nearest", fill=fill)
+    assert out.dtype == x.dtype and out.shape == x.shape
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_shift_whole_pixels_of_an_empty_batch_and_of_no_shift():
+    empty = np.zeros((0, 1, 4, 4), np.float32)
+    assert shift_whole_pixels(empty, np.zeros(0, int), np.zeros(0, int)).shape == (0, 1, 4, 4)
+    x = np.random.default_rng(0).random((3, 1, 4, 4))
+    same = shift_whole_pixels(x, np.zeros(3, int), np.zeros(3, int))
+    np.testing.assert_array_equal(same, x)
+    assert same is not x
 
 
 def test_affine_quarter_turn_is_rot90():

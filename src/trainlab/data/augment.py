@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from trainlab.backend import get_array_module
-from trainlab.data.warp import affine_coords, sample, smooth
+from trainlab.data.warp import affine_coords, sample, shift_whole_pixels, smooth
 from trainlab.errors import ConfigError, DTypeError, ShapeError
 from trainlab.registry import Registry
 from trainlab.validation import check_choice, check_int, check_real
@@ -124,16 +124,12 @@ def register_transform(name: str, *, aliases: tuple[str, ...] = ()):
     return decorate
 
 
-def _warp(x, rng, angle_deg: float, scale: tuple[float, float], shift: float, mode: str, fill: float,
-          integer_shift: bool = False):
+def _warp(x, rng, angle_deg: float, scale: tuple[float, float], shift: float, mode: str, fill: float):
     xp = get_array_module(x)
     n, _, h, w = x.shape
     angle = np.deg2rad(rng.uniform(-angle_deg, angle_deg, n)) if angle_deg else np.zeros(n)
     zoom = rng.uniform(scale[0], scale[1], n) if scale != (1.0, 1.0) else np.ones(n)
-    if integer_shift:
-        dy, dx = rng.integers(-int(shift), int(shift) + 1, size=(2, n)).astype(np.float64)
-    else:
-        dy, dx = rng.uniform(-shift, shift, size=(2, n)) if shift else np.zeros((2, n))
+    dy, dx = rng.uniform(-shift, shift, size=(2, n)) if shift else np.zeros((2, n))
     ys, xs = affine_coords(xp, n, h, w, *(xp.asarray(a) for a in (angle, zoom, dy, dx)))
     return sample(x, ys, xs, mode=mode, fill=fill)
 
@@ -153,7 +149,9 @@ class RandomShift(Transform):
 
     def apply(self, x, rng):
         c = self._config
-        return _warp(x, rng, 0.0, (1.0, 1.0), c["max_shift"], "nearest", c["fill"], integer_shift=True)
+        s = int(c["max_shift"])
+        dy, dx = rng.integers(-s, s + 1, size=(2, x.shape[0]))
+        return shift_whole_pixels(x, dy, dx, fill=c["fill"])
 
 
 @register_transform("affine")

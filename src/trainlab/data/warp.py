@@ -60,6 +60,38 @@ def sample(x, ys, xs, *, mode: str = "bilinear", fill: float = 0.0):
     return top * (1 - wy) + bottom * wy
 
 
+def shift_whole_pixels(x, dy, dx, *, fill: float = 0.0):
+    """Shift each image by whole pixels: output ``(i, j)`` reads input ``(i - dy, j - dx)``.
+
+    The same result as :func:`sample` in ``"nearest"`` mode at the coordinates
+    :func:`affine_coords` gives for a pure shift, without the coordinate grids: pad the
+    batch by the largest shift (``fill`` outside), then read each image's rows, then
+    its columns, with one gather each.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W)
+    dy, dx : int arrays, shape (N,)
+        Rows down and columns right, per image.
+
+    Returns
+    -------
+    ndarray, shape (N, C, H, W), dtype of ``x``
+    """
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    dy, dx = xp.asarray(dy, dtype=np.int64), xp.asarray(dx, dtype=np.int64)
+    pad = int(max(int(xp.abs(dy).max()), int(xp.abs(dx).max()))) if N else 0
+    if pad == 0:
+        return x.copy()
+    padded = xp.full((N, C, H + 2 * pad, W + 2 * pad), fill, dtype=x.dtype)
+    padded[:, :, pad:pad + H, pad:pad + W] = x
+    rows = xp.arange(H).reshape(1, H) + (pad - dy).reshape(N, 1)  # (N, H), in padded rows
+    cols = xp.arange(W).reshape(1, W) + (pad - dx).reshape(N, 1)
+    picked = xp.take_along_axis(padded, rows.reshape(N, 1, H, 1), axis=2)  # (N, C, H, W + 2 pad)
+    return xp.take_along_axis(picked, cols.reshape(N, 1, 1, W), axis=3)
+
+
 def affine_coords(xp, n: int, h: int, w: int, angle_rad, scale, shift_y, shift_x):
     """Source coordinates of a rotation by ``angle_rad`` and zoom by ``scale`` about
     the image centre, followed by a shift, one set of parameters per image.

@@ -23,7 +23,7 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.layers import softmax
-from trainlab.process import runtime
+from trainlab.process import cpu_description, runtime
 from trainlab.speedrun.recipes import Recipe, ablation_variants, build_model, make_augmentation, make_optimizer
 from trainlab.training import Callback, Trainer
 from trainlab.validation import check_int, check_real
@@ -51,19 +51,8 @@ def machine() -> dict[str, Any]:
     """The processor (model name, widest x86 vector extension), cores, trainlab's and BLAS's threads."""
     from trainlab.kernels import threads
 
-    model, flags = None, set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model is None:
-                    model = value.strip()
-                elif key.strip() == "flags" and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
-    simd = next((name for name in ("avx512f", "avx2", "avx", "sse4_2") if name in flags), None)
-    return {"processor": model or platform.processor() or platform.machine(), "simd": simd,
+    cpu = cpu_description()
+    return {"processor": cpu["cpu"] or platform.machine(), "simd": cpu["simd"],
             "architecture": platform.machine(), "cores": os.cpu_count(),
             "trainlab_threads": threads.get_num_threads(),
             "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"), "numpy": np.__version__}

@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("recipe", choices=sorted(r.name for r in RECIPES.values()))
     parser.add_argument("candidates", nargs="+", help='changes to the recipe, e.g. "epochs=2,lr=0.003" ("": none)')
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run from this one (default: 0)")
     parser.add_argument("--validation", type=int, default=5000, help="training images held out (default: 5000)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speedrun_search.json"))
     args = parser.parse_args()
@@ -56,7 +57,7 @@ def main() -> None:
     for text in args.candidates:
         changes = parse_changes(text)
         recipe = base.replace(**changes)
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             r = run_recipe(recipe, seed, validation=args.validation)
             print(f"{args.recipe} [{text or 'as is'}] seed {seed}: val {r['val_acc']:.4f} in {r['seconds']:.1f} s "
                   f"({r['epochs']:.2f} epochs, {r['parameters']:,} params, load {r['load_average'][0]:.1f}-"

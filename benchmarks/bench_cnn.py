@@ -45,8 +45,8 @@ from pathlib import Path
 import bench_memory
 import numpy as np
 from common import (
-    NETWORKS, cpu_description, infer_torch, infer_trainlab, load_images, machine_line, runtime_settings, time_torch,
-    time_trainlab, trainlab_model,
+    NETWORKS, blas_description, cpu_description, infer_torch, infer_trainlab, load_images, machine_line,
+    runtime_settings, time_torch, time_trainlab, trainlab_model,
 )
 
 import trainlab
@@ -173,7 +173,8 @@ def main() -> None:
               "torch_threads": args.threads[0], "trainlab_threads": args.threads[0],
               "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"), "test_images": len(xe),
               "eval_batch": args.eval_batch,
-              "load_average": os.getloadavg(), **cpu_description(), "machine": machine_line(), "versions": versions,
+              "load_average": os.getloadavg(), **cpu_description(), "blas": blas_description(),
+              "machine": machine_line(), "versions": versions,
               "models": {}}
     print(f"Throughput and memory: Adam, batch {args.batch or '100 (MLP 128)'}, float32, {args.rounds} alternating "
           f"rounds on {source}; inference over {record['test_images']} test images in batches of {args.eval_batch}; "

@@ -19,7 +19,7 @@ import numpy as np
 from trainlab.kernels import threads
 from trainlab.models import MultiLayerNet, create_model
 from trainlab.optim import Adam
-from trainlab.process import cpu_description, runtime  # noqa: F401  (cpu_description: for the scripts)
+from trainlab.process import blas_description, cpu_description, runtime  # noqa: F401  (cpu_description: for the scripts)
 from trainlab.training import Trainer, evaluate
 
 
@@ -85,8 +85,22 @@ def machine_line() -> str:
     processor = f" ({described})" if described else ""
     return (f"machine: {platform.machine()}{processor}, {os.cpu_count()} cores, load average "
             f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}; numpy {np.__version__}, "
-            f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
+            f"{blas_text()}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
             f"trainlab threads {threads.get_num_threads()}")
+
+
+def blas_text() -> str:
+    """``"openblas 0.3.31 with its SkylakeX kernels"`` (and the OPENBLAS_CORETYPE that chose them, where set).
+
+    Set OPENBLAS_CORETYPE (and OPENBLAS_L2_SIZE) make OpenBLAS run an older processor's
+    kernels; to benchmark the library as it runs by default, unset both for that command
+    alone (``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/...``).
+    """
+    blas = blas_description()
+    if not blas["library"]:
+        return "BLAS unknown"
+    forced = f", OPENBLAS_CORETYPE={blas['coretype_env']}" if blas["coretype_env"] else ""
+    return f"{blas['library']} {blas['version']} with its {blas['kernels']} kernels{forced}"
 
 
 #: How each kind of network trains fastest (``trainlab.runtime``'s settings): convolutional networks on

@@ -1,8 +1,10 @@
-"""trainlab.process.cpu_description: the processor named in every speed record."""
+"""trainlab.process.cpu_description and blas_description: the processor and BLAS kernels named in every speed record."""
 
 import builtins
 
-from trainlab.process import cpu_description
+import numpy as np  # noqa: F401  (loads the BLAS library threadpoolctl reports)
+
+from trainlab.process import blas_description, cpu_description
 
 
 def test_cpu_description_reads_the_first_processor_and_its_widest_vector_extension(tmp_path, monkeypatch):
@@ -22,3 +24,22 @@ def test_cpu_description_without_cpuinfo_still_answers(monkeypatch):
     monkeypatch.setattr(builtins, "open", no_cpuinfo)
     described = cpu_description()
     assert set(described) == {"cpu", "simd"} and described["simd"] is None
+
+
+def test_blas_description_names_the_library_numpy_loaded_and_the_forced_core_type(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Testcore")
+    described = blas_description()
+    assert set(described) == {"library", "version", "kernels", "coretype_env"}
+    assert described["coretype_env"] == "Testcore"
+    assert described["library"] is None or isinstance(described["library"], str)
+
+
+def test_blas_description_without_threadpoolctl_answers_with_nones(monkeypatch):
+    import threadpoolctl
+
+    def broken():
+        raise RuntimeError("cannot inspect")
+
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", broken)
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    assert blas_description() == {"library": None, "version": None, "kernels": None, "coretype_env": None}

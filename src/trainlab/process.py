@@ -34,6 +34,7 @@ not run two differently configured contexts at once in threads of one process.
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 from dataclasses import dataclass
 from typing import Iterator
@@ -106,3 +107,25 @@ def cpu_description() -> dict[str, str | None]:
         pass
     simd = next((name for name in ("avx512f", "avx2", "avx", "sse4_2") if name in flags), None)
     return {"cpu": model or platform.processor() or None, "simd": simd}
+
+
+def blas_description() -> dict[str, str | None]:
+    """The BLAS library NumPy's products run on, its version and the kernels it chose for this processor.
+
+    OpenBLAS picks its kernels by processor at load time, and ``OPENBLAS_CORETYPE`` overrides
+    the choice (an older processor's kernels run slower on a newer one), so a record of speed
+    names them: ``{"library": "openblas", "version": "0.3.31", "kernels": "SkylakeX",
+    "coretype_env": None}``; ``None`` where threadpoolctl cannot tell.
+    """
+    found: dict[str, str | None] = {"library": None, "version": None, "kernels": None,
+                                    "coretype_env": os.environ.get("OPENBLAS_CORETYPE")}
+    try:
+        from threadpoolctl import threadpool_info
+
+        info = next((lib for lib in threadpool_info() if lib.get("user_api") == "blas"), None)
+    except Exception:  # threadpoolctl unable to inspect this process
+        info = None
+    if info:
+        found.update(library=info.get("internal_api"), version=info.get("version"),
+                     kernels=info.get("architecture"))
+    return found

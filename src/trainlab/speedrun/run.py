@@ -23,7 +23,7 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.layers import softmax
-from trainlab.process import cpu_description, runtime
+from trainlab.process import blas_description, cpu_description, runtime
 from trainlab.speedrun.recipes import Recipe, ablation_variants, build_model, make_augmentation, make_optimizer
 from trainlab.training import Callback, Trainer
 from trainlab.validation import check_int, check_real
@@ -48,20 +48,24 @@ class Deadline(Callback):
 
 
 def machine() -> dict[str, Any]:
-    """The processor (model name, widest x86 vector extension), cores, trainlab's and BLAS's threads."""
+    """The processor (model name, widest x86 vector extension), cores, trainlab's and BLAS's threads,
+    and the BLAS library with the kernels it runs (``blas``, :func:`trainlab.process.blas_description`)."""
     from trainlab.kernels import threads
 
     cpu = cpu_description()
     return {"processor": cpu["cpu"] or platform.machine(), "simd": cpu["simd"],
             "architecture": platform.machine(), "cores": os.cpu_count(),
             "trainlab_threads": threads.get_num_threads(),
-            "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"), "numpy": np.__version__}
+            "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"), "numpy": np.__version__,
+            "blas": blas_description()}
 
 
 def machine_text(m: dict[str, Any]) -> str:
     simd = f", {m['simd']}" if m.get("simd") else ""
+    blas = m.get("blas") or {}
+    kernels = f" ({blas['library']} {blas['kernels']} kernels)" if blas.get("kernels") else ""
     return (f"{m['processor']}{simd}, {m['cores']} cores, trainlab threads {m['trainlab_threads']}, "
-            f"numpy {m['numpy']}")
+            f"numpy {m['numpy']}{kernels}")
 
 
 def load_data(dataset: str, validation: int = 0):

@@ -10,18 +10,23 @@ the columns), with a check that both give the same images.
 
     python benchmarks/augment_time.py                          # batch 128 of 1x28x28 float32
     python benchmarks/augment_time.py --batch 100 --specs "shift:2" "shift:2 hflip" "rotate:10"
+    python benchmarks/augment_time.py --json benchmarks/results/augment_time.json
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
-from common import machine_line
+from common import blas_description, cpu_description, machine_line
 from trainlab.data import build_pipeline
 from trainlab.data.warp import affine_coords, sample, shift_whole_pixels
+from trainlab.fileio import atomic_write_text
 
 
 def times_ms(call, repeats: int) -> tuple[float, float]:
@@ -47,14 +52,19 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--max-shift", type=int, default=2)
     parser.add_argument("--specs", nargs="+", default=["shift:2", "hflip", "shift:2 hflip"])
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
     print(machine_line())
+    record = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "machine": {**cpu_description(), "blas": blas_description()}, "batch": args.batch,
+              "repeats": args.repeats, "ms_per_batch": {}}
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, 1, 28, 28), dtype=np.float32)
     print(f"batch of {args.batch} float32 images 1x28x28, {args.repeats} repeats, ms per batch (best, median)")
     for spec in args.specs:
         pipeline = build_pipeline(spec, image_shape=(1, 28, 28))
         best, median = times_ms(lambda: pipeline(x, rng), args.repeats)
+        record["ms_per_batch"][spec] = {"best": best, "median": median}
         print(f"  {spec:24s} {best:6.2f}  {median:6.2f}")
     s = args.max_shift
     dy, dx = rng.integers(-s, s + 1, size=(2, args.batch))
@@ -63,7 +73,13 @@ def main() -> None:
     for label, call in (("affine grid + nearest read", lambda: shift_by_sampling(x, dy, dx)),
                         ("shift_whole_pixels", lambda: shift_whole_pixels(x, dy, dx))):
         best, median = times_ms(call, args.repeats)
+        record["ms_per_batch"][f"whole-pixel shift {s}: {label}"] = {"best": best, "median": median}
         print(f"  {label:28s} {best:6.2f}  {median:6.2f}")
+    record["same_images_both_ways"] = bool(same)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(args.json, json.dumps(record, indent=1))
+        print(f"wrote {args.json}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import numpy as np
 from trainlab.kernels import threads
 from trainlab.models import MultiLayerNet, create_model
 from trainlab.optim import Adam
-from trainlab.process import blas_description, cpu_description, runtime  # noqa: F401  (cpu_description: for the scripts)
+from trainlab.process import blas_description, cpu_description, runtime  # noqa: F401  (the descriptions: for the scripts)
 from trainlab.training import Trainer, evaluate
 
 

@@ -174,8 +174,8 @@ def main() -> None:
     import torch
 
     print(machine_line())
-    record = {"machine": {**cpu_description(), "blas": blas_description()}, "torch": torch.__version__, "numpy": np.__version__,
-              "threads": args.threads, "batch": BATCH}
+    record = {"machine": {**cpu_description(), "blas": blas_description()}, "torch": torch.__version__,
+              "numpy": np.__version__, "threads": args.threads, "batch": BATCH}
     torch.set_num_threads(1)
     with runtime(threads=1, blas_threads=1, keep_freed_memory=True):
         record["square_2048_one_core"] = square = square_rates(args.repeats)

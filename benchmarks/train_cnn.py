@@ -113,8 +113,8 @@ def main() -> None:
     config = {**vars(args), "out": str(args.out) if args.out else None, "model_args": model_args,
               "model_config": model.get_config(),
               "optimizer": "adam", "schedule": "cosine", "steps": steps,
-              "machine": {**cpu_description(), "blas": blas_description(), "cores": os.cpu_count(), "trainlab_threads": threads.get_num_threads(),
-                          "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS")}}
+              "machine": {**cpu_description(), "blas": blas_description(), "cores": os.cpu_count(),
+                          "trainlab_threads": threads.get_num_threads(), "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS")}}
     print(f"{args.model} on {args.dataset}: {model.num_parameters():,} parameters, "
           f"{model.flops_per_sample():,} multiply-adds per image; {args.epochs} epochs of "
           f"{len(x_train)} images, batch {args.batch_size}, Adam lr {args.lr} (cosine), "

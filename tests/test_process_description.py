@@ -35,11 +35,8 @@ def test_blas_description_names_the_library_numpy_loaded_and_the_forced_core_typ
 
 
 def test_blas_description_without_threadpoolctl_answers_with_nones(monkeypatch):
-    import threadpoolctl
+    from trainlab.kernels import threads
 
-    def broken():
-        raise RuntimeError("cannot inspect")
-
-    monkeypatch.setattr(threadpoolctl, "threadpool_info", broken)
+    monkeypatch.setattr(threads, "blas_libraries", lambda: [])  # what it finds when threadpoolctl cannot look
     monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
     assert blas_description() == {"library": None, "version": None, "kernels": None, "coretype_env": None}

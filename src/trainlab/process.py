@@ -1,5 +1,8 @@
 """The one door to process-wide state: BLAS threads, trainlab's threads, the allocator.
 
+(It also tells, changing nothing, what a record of speed should name: the processor,
+:func:`cpu_description`, and the BLAS kernels, :func:`blas_description`.)
+
 Nothing else in trainlab changes state that outlives a call: layers,
 kernels and ``Trainer.fit`` run with whatever the process has. A caller who
 wants trainlab's speed enters :func:`runtime` around its work, and every
@@ -119,13 +122,7 @@ def blas_description() -> dict[str, str | None]:
     """
     found: dict[str, str | None] = {"library": None, "version": None, "kernels": None,
                                     "coretype_env": os.environ.get("OPENBLAS_CORETYPE")}
-    try:
-        from threadpoolctl import threadpool_info
-
-        info = next((lib for lib in threadpool_info() if lib.get("user_api") == "blas"), None)
-    except Exception:  # threadpoolctl unable to inspect this process
-        info = None
-    if info:
-        found.update(library=info.get("internal_api"), version=info.get("version"),
-                     kernels=info.get("architecture"))
+    for lib in kernel_threads.blas_libraries()[:1]:  # the libraries runtime() sets the threads of
+        found.update(library=getattr(lib, "internal_api", None), version=getattr(lib, "version", None),
+                     kernels=getattr(lib, "architecture", None))
     return found

@@ -20,9 +20,16 @@ def test_the_sampled_shift_and_the_padded_gather_agree(augment_time, s):
                                   shift_whole_pixels(x, dy, dx, fill=0.25))
 
 
-def test_the_script_prints_each_spec_and_both_ways(augment_time, monkeypatch, capsys):
-    monkeypatch.setattr("sys.argv", ["augment_time.py", "--batch", "4", "--repeats", "2", "--specs", "shift:1", "hflip"])
+def test_the_script_prints_each_spec_and_both_ways(augment_time, monkeypatch, capsys, tmp_path):
+    out_json = tmp_path / "augment.json"
+    monkeypatch.setattr("sys.argv", ["augment_time.py", "--batch", "4", "--repeats", "2", "--specs", "shift:1", "hflip",
+                                     "--json", str(out_json)])
     augment_time.main()
     out = capsys.readouterr().out
     for text in ("shift:1", "hflip", "the same images both ways: True", "shift_whole_pixels", "affine grid"):
         assert text in out
+    import json
+
+    record = json.loads(out_json.read_text())
+    assert record["same_images_both_ways"] is True and record["batch"] == 4
+    assert {"shift:1", "hflip", "whole-pixel shift 2: shift_whole_pixels"} <= set(record["ms_per_batch"])

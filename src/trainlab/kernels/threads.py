@@ -119,7 +119,8 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
-def _blas_libraries() -> list:
+def blas_libraries() -> list:
+    """threadpoolctl's controllers of the BLAS libraries loaded in this process, found once ([] if none)."""
     global _blas
     if _blas is None:
         try:
@@ -132,7 +133,7 @@ def _blas_libraries() -> list:
 
 
 def _blas_is_single_threaded() -> bool:
-    for lib in _blas_libraries():
+    for lib in blas_libraries():
         try:
             if lib.num_threads != 1:
                 return False
@@ -147,7 +148,7 @@ def set_blas_threads(count: int) -> list:
     Only :func:`trainlab.runtime` calls this (process-wide state changes in one place).
     """
     saved = []
-    for lib in _blas_libraries():
+    for lib in blas_libraries():
         try:
             n = lib.num_threads
             if n != count:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import blas_description, cpu_description, machine_line
+from common import blas_description, cpu_description, machine_line, machine_speed
 from trainlab.data import build_pipeline
 from trainlab.data.warp import affine_coords, sample, shift_whole_pixels
 from trainlab.fileio import atomic_write_text
@@ -56,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     print(machine_line())
     record = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "machine": {**cpu_description(), "blas": blas_description()}, "batch": args.batch,
+              "machine": {**cpu_description(), "blas": blas_description(), "speed": machine_speed()}, "batch": args.batch,
               "repeats": args.repeats, "ms_per_batch": {}}
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, 1, 28, 28), dtype=np.float32)

@@ -46,7 +46,7 @@ import bench_memory
 import numpy as np
 from common import (
     NETWORKS, blas_description, cpu_description, infer_torch, infer_trainlab, load_images, machine_line,
-    runtime_settings, time_torch, time_trainlab, trainlab_model,
+    machine_speed, runtime_settings, time_torch, time_trainlab, trainlab_model,
 )
 
 import trainlab
@@ -173,7 +173,7 @@ def main() -> None:
               "torch_threads": args.threads[0], "trainlab_threads": args.threads[0],
               "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"), "test_images": len(xe),
               "eval_batch": args.eval_batch,
-              "load_average": os.getloadavg(), **cpu_description(), "blas": blas_description(),
+              "load_average": os.getloadavg(), **cpu_description(), "blas": blas_description(), "speed": machine_speed(),
               "machine": machine_line(), "versions": versions,
               "models": {}}
     print(f"Throughput and memory: Adam, batch {args.batch or '100 (MLP 128)'}, float32, {args.rounds} alternating "

@@ -19,7 +19,7 @@ import numpy as np
 from trainlab.kernels import threads
 from trainlab.models import MultiLayerNet, create_model
 from trainlab.optim import Adam
-from trainlab.process import blas_description, cpu_description, runtime  # noqa: F401  (the descriptions: for the scripts)
+from trainlab.process import blas_description, cpu_description, machine_speed, runtime  # noqa: F401  (the descriptions: for the scripts)
 from trainlab.training import Trainer, evaluate
 
 
@@ -79,14 +79,18 @@ def load_images(n: int, *, flatten: bool, split: str = "train") -> tuple[np.ndar
 
 
 def machine_line() -> str:
-    """Architecture, processor, cores, load average and NumPy version, for the first lines of a report."""
+    """Architecture, processor, cores, load average, NumPy version and BLAS, and the machine's yardstick
+    (:func:`trainlab.process.machine_speed`: one core's product and a copy, now), for the first lines of a report."""
     cpu = cpu_description()
-    described = ", ".join(v for v in (cpu["cpu"], cpu["simd"]) if v)
+    family = f"family {cpu['family']} model {cpu['model']}" if cpu["family"] else None
+    described = ", ".join(v for v in (cpu["cpu"], family, cpu["simd"]) if v)
     processor = f" ({described})" if described else ""
+    speed = machine_speed()
     return (f"machine: {platform.machine()}{processor}, {os.cpu_count()} cores, load average "
             f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}; numpy {np.__version__}, "
             f"{blas_text()}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
-            f"trainlab threads {threads.get_num_threads()}")
+            f"trainlab threads {threads.get_num_threads()}; one core's product {speed['gemm_gflops']:g} GFLOP/s, "
+            f"copy {speed['copy_gbps']:g} GB/s")
 
 
 def blas_text() -> str:

@@ -26,7 +26,7 @@ import contextlib
 import json
 
 import numpy as np
-from common import NETWORKS, blas_description, call_times, cpu_description, machine_line, trainlab_model
+from common import NETWORKS, blas_description, call_times, cpu_description, machine_line, machine_speed, trainlab_model
 
 from trainlab import kernels
 from trainlab.kernels import registry
@@ -174,7 +174,7 @@ def main() -> None:
     import torch
 
     print(machine_line())
-    record = {"machine": {**cpu_description(), "blas": blas_description()}, "torch": torch.__version__,
+    record = {"machine": {**cpu_description(), "blas": blas_description(), "speed": machine_speed()}, "torch": torch.__version__,
               "numpy": np.__version__, "threads": args.threads, "batch": BATCH}
     torch.set_num_threads(1)
     with runtime(threads=1, blas_threads=1, keep_freed_memory=True):

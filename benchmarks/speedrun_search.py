@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from trainlab.fileio import atomic_write_text
-from trainlab.process import blas_description
+from trainlab.process import blas_description, machine_speed
 from trainlab.speedrun import RECIPES, machine, run_recipe
 
 
@@ -64,7 +64,8 @@ def main() -> None:
                   f"({r['epochs']:.2f} epochs, {r['parameters']:,} params, load {r['load_average'][0]:.1f}-"
                   f"{r['load_average'][1]:.1f})", flush=True)
             results.append({"base": args.recipe, "changes": text, "recipe": recipe.to_dict(), **r,
-                            "load_average_5min": os.getloadavg()[1], "blas": blas_description()})
+                            "load_average_5min": os.getloadavg()[1], "blas": blas_description(),
+                            "speed": machine_speed()})
             args.out.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(args.out, json.dumps(results, indent=1))
 

@@ -102,7 +102,7 @@ def run_torch(recipe: Recipe, seed: int) -> dict:
     batches = BatchIterator(x, t, recipe.batch_size, shuffle=True, seed=seed, augment=make_augmentation(recipe))
     steps = max(1, int(round(recipe.epochs * len(batches))))
     schedule = learning_rate(recipe, recipe.lr, steps)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
     model.train()
     step = 0
     while step < steps:

@@ -24,7 +24,7 @@ import os
 import time
 from pathlib import Path
 
-from common import blas_description, cpu_description, machine_line
+from common import blas_description, cpu_description, machine_line, machine_speed
 
 from trainlab.checkpoint import save
 from trainlab.data import build_pipeline, load_dataset
@@ -113,7 +113,7 @@ def main() -> None:
     config = {**vars(args), "out": str(args.out) if args.out else None, "model_args": model_args,
               "model_config": model.get_config(),
               "optimizer": "adam", "schedule": "cosine", "steps": steps,
-              "machine": {**cpu_description(), "blas": blas_description(), "cores": os.cpu_count(),
+              "machine": {**cpu_description(), "blas": blas_description(), "speed": machine_speed(), "cores": os.cpu_count(),
                           "trainlab_threads": threads.get_num_threads(), "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS")}}
     print(f"{args.model} on {args.dataset}: {model.num_parameters():,} parameters, "
           f"{model.flops_per_sample():,} multiply-adds per image; {args.epochs} epochs of "

@@ -14,7 +14,7 @@ from trainlab.speedrun import Recipe, ablation_variants, build_model, run_recipe
 from trainlab.training import Callback
 
 TINY = Recipe("tiny", "synthetic", 0.5, 5.0, stem=4, stages=((6,),), lr=5e-3, epochs=2, batch_size=32,
-              weight_decay=1e-4, augment="shift:1", dropout=0.1, tta_hflip=True)
+              weight_decay=1e-4, augment="shift:1", dropout=0.1, tta_hflip=True, label_smoothing=0.1)
 
 
 class Splits:
@@ -69,6 +69,7 @@ def test_recipe_for_picks_the_lowest_target_and_rejects_unknown_ones():
     ({"optimizer": "lbfgs"}, "optimizer='lbfgs' is not valid"), ({"lr": 0.0}, "lr=0.0 is out of range"),
     ({"schedule": "linear"}, "schedule='linear'"), ({"batch_size": 0}, "batch_size=0"),
     ({"dataset": "cifar"}, "dataset='cifar'"), ({"augment": "spin:3"}, "spin"),
+    ({"label_smoothing": 1.0}, "label_smoothing=1.0"), ({"label_smoothing": -0.1}, "label_smoothing"),
 ])
 def test_bad_recipes_are_config_errors(changes, message):
     with pytest.raises(TrainlabError, match=message):
@@ -112,6 +113,17 @@ def test_the_budget_stops_training_and_the_run_is_still_scored():
     assert "test_acc" in record
 
 
+def test_the_recipes_label_smoothing_is_the_training_loss():
+    class Seen(Callback):
+        def on_train_begin(self, trainer):
+            self.loss = trainer.loss_fn
+
+    seen = Seen()
+    run_recipe(TINY.replace(epochs=0.1), 0, data=Splits(), callbacks=[seen])
+    assert seen.loss.label_smoothing == 0.1
+    assert "label smoothing 0.1" in TINY.describe() and "label smoothing" not in TINY.replace(label_smoothing=0).describe()
+
+
 def test_run_recipe_rejects_bad_arguments():
     with pytest.raises(ConfigError, match="budget"):
         run_recipe(TINY, 0, budget=0, data=Splits())
@@ -124,11 +136,12 @@ def test_run_recipe_rejects_bad_arguments():
 def test_each_ablation_variant_changes_what_it_says_and_nothing_else():
     variants = ablation_variants(TINY)
     assert list(variants) == ["recipe", "no-batchnorm", "init-0.01", "plain-sgd", "constant-lr", "no-augmentation",
-                              "no-weight-decay", "no-dropout", "no-tta"]
+                              "no-weight-decay", "no-dropout", "no-label-smoothing", "no-tta"]
     expected = {"no-batchnorm": {"batchnorm": False}, "init-0.01": {"init": 0.01},
                 "plain-sgd": {"optimizer": "sgd", "momentum": 0.0, "lr": TINY.sgd_lr},
                 "constant-lr": {"schedule": "constant"}, "no-augmentation": {"augment": ""},
-                "no-weight-decay": {"weight_decay": 0.0}, "no-dropout": {"dropout": 0.0}, "no-tta": {"tta_hflip": False}}
+                "no-weight-decay": {"weight_decay": 0.0}, "no-dropout": {"dropout": 0.0}, "no-tta": {"tta_hflip": False},
+                "no-label-smoothing": {"label_smoothing": 0.0}}
     base = TINY.to_dict()
     for name, (_, recipe) in variants.items():
         diff = {k: v for k, v in recipe.to_dict().items() if base[k] != v}
@@ -164,7 +177,7 @@ def test_run_speedrun_and_ablation_summaries(monkeypatch):
     assert s["seconds_median"] == pytest.approx(np.median([r["seconds"] for r in record["runs"]]))
     assert set(record["met"]) == {"accuracy", "time"} and record["machine"]["cores"] >= 1
     assert "test accuracy: mean" in speedrun.format_speedrun(record)
-    small = TINY.replace(augment="", dropout=0.0, tta_hflip=False, weight_decay=0.0)
+    small = TINY.replace(augment="", dropout=0.0, tta_hflip=False, weight_decay=0.0, label_smoothing=0.0)
     ablation = speedrun.run_ablation("synthetic", seeds=1, recipe=small, budget=2.0, data=Splits())
     assert list(ablation["variants"]) == ["recipe", "no-batchnorm", "init-0.01", "plain-sgd", "constant-lr"]
     full = ablation["variants"]["recipe"]["acc_mean"]

@@ -1,7 +1,8 @@
 """The one door to process-wide state: BLAS threads, trainlab's threads, the allocator.
 
 (It also tells, changing nothing, what a record of speed should name: the processor,
-:func:`cpu_description`, and the BLAS kernels, :func:`blas_description`.)
+:func:`cpu_description`, the BLAS kernels, :func:`blas_description`, and how fast the
+machine runs a product and a copy at the time, :func:`machine_speed`.)
 
 Nothing else in trainlab changes state that outlives a call: layers,
 kernels and ``Trainer.fit`` run with whatever the process has. A caller who
@@ -39,8 +40,11 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import time
 from dataclasses import dataclass
 from typing import Iterator
+
+import numpy as np
 
 from trainlab import allocator
 from trainlab.kernels import threads as kernel_threads
@@ -91,25 +95,65 @@ def runtime(threads: int | None = None, *, blas_threads: int | None = None,
 
 
 def cpu_description() -> dict[str, str | None]:
-    """The processor's model name and its widest x86 vector extension, where the OS tells them.
+    """The processor's model name, family and model numbers and its widest x86 vector extension,
+    where the OS tells them.
 
     Records of speed carry it: PyTorch's convolutions use AVX-512 where the processor
     has it, and gain more from it than OpenBLAS's matrix products do, so ratios
-    between the two depend on it. ``{"cpu": name or None, "simd": "avx512f" | "avx2" | ... | None}``.
+    between the two depend on it; and a virtual machine may name every generation of a
+    processor alike ("AMD EPYC"), where the family and model numbers still tell them apart.
+    ``{"cpu": name or None, "simd": "avx512f" | "avx2" | ... | None, "family": "25" | None,
+    "model": "17" | None}``.
     """
-    model, flags = None, set()
+    found: dict[str, str] = {}
+    flags: set[str] = set()
+    fields = {"model name": "cpu", "cpu family": "family", "model": "model"}
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
                 key, _, value = line.partition(":")
-                if key.strip() == "model name" and model is None:
-                    model = value.strip()
-                elif key.strip() == "flags" and not flags:
+                key = key.strip()
+                if key in fields and fields[key] not in found:
+                    found[fields[key]] = value.strip()
+                elif key == "flags" and not flags:
                     flags = set(value.split())
     except OSError:
         pass
     simd = next((name for name in ("avx512f", "avx2", "avx", "sse4_2") if name in flags), None)
-    return {"cpu": model or platform.processor() or None, "simd": simd}
+    return {"cpu": found.get("cpu") or platform.processor() or None, "simd": simd,
+            "family": found.get("family") or None, "model": found.get("model") or None}
+
+
+def machine_speed(repeats: int = 5, size: int = 1024, copy_mib: int = 32) -> dict[str, float | int]:
+    """How fast the machine runs, now: a float32 matrix product and a memory copy, best of ``repeats``.
+
+    The same code ran 1.3-1.6x slower in one sitting than in another on machines that
+    named themselves alike, so a record of speed carries this yardstick beside its own
+    times: ``gemm_gflops``, a (size x size) @ (size x size) product with BLAS on one thread
+    (one core's rate, comparable between records whatever threads they ran on), and
+    ``copy_gbps``, bytes read and written per second copying ``copy_mib`` MiB (more than the
+    caches hold). About a tenth of a second; BLAS's threads are put back before it returns.
+    """
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size), dtype=np.float32)
+    product = np.empty_like(a)
+    source = np.ones(copy_mib << 18, np.float32)
+    target = np.empty_like(source)
+
+    def best(work) -> float:
+        work()  # warm: pages touched, caches filled
+        times = []
+        for _ in range(max(1, repeats)):
+            start = time.perf_counter()
+            work()
+            times.append(time.perf_counter() - start)
+        return max(min(times), 1e-9)
+
+    with runtime(kernel_threads.configured_threads(), blas_threads=1):
+        gemm = best(lambda: np.matmul(a, a, out=product))
+    copy = best(lambda: np.copyto(target, source))
+    return {"gemm_gflops": round(2 * size ** 3 / gemm / 1e9, 1), "gemm_size": size, "blas_threads": 1,
+            "copy_gbps": round(2 * source.nbytes / copy / 1e9, 1), "copy_mib": copy_mib}
 
 
 def blas_description() -> dict[str, str | None]:

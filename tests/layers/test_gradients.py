@@ -103,6 +103,27 @@ def test_cross_entropy_gradient(labels, rng):
     else:
         t = rng.dirichlet(np.ones(5), size=6)
     assert check_loss_gradient(CrossEntropyLoss(), y, t) < TOL
+    assert check_loss_gradient(CrossEntropyLoss(label_smoothing=0.2), y, t) < TOL
+
+
+def test_label_smoothing_is_the_cross_entropy_of_the_mixed_targets(rng):
+    """Both ways of writing it: smoothing index labels = plain cross-entropy of (1 - e) one-hot + e / C."""
+    y, idx = rng.standard_normal((6, 4)) * 2, rng.integers(0, 4, 6)
+    smoothed = CrossEntropyLoss(label_smoothing=0.3)
+    plain = CrossEntropyLoss()
+    mixed = 0.7 * np.eye(4)[idx] + 0.3 / 4
+    assert smoothed.forward(y, idx) == pytest.approx(plain.forward(y, mixed), abs=1e-12)
+    np.testing.assert_allclose(smoothed.backward(), plain.backward(), atol=1e-12)
+    zero = CrossEntropyLoss(label_smoothing=0.0)
+    assert zero.forward(y, idx) == pytest.approx(plain.forward(y, idx), abs=0)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5, float("nan"), "0.1", True, None])
+def test_label_smoothing_outside_0_1_is_refused(bad):
+    from trainlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        CrossEntropyLoss(label_smoothing=bad)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])

@@ -59,6 +59,25 @@ def test_cross_entropy_matches(one_hot, rng):
     np.testing.assert_allclose(loss.backward(), yt.grad.numpy(), atol=1e-12)
 
 
+@pytest.mark.parametrize("labels", ["index", "one-hot", "soft"])
+@pytest.mark.parametrize("smoothing", [0.1, 0.35])
+def test_cross_entropy_with_label_smoothing_matches(labels, smoothing, rng):
+    y = rng.standard_normal((8, 5)) * 4
+    if labels == "soft":
+        t = rng.dirichlet(np.ones(5), size=8)
+        target = torch.tensor(t)
+    else:
+        idx = rng.integers(0, 5, 8)
+        t = idx if labels == "index" else np.eye(5)[idx]
+        target = torch.tensor(t)
+    yt = _t(y)
+    ref = F.cross_entropy(yt, target, label_smoothing=smoothing)
+    ref.backward()
+    loss = CrossEntropyLoss(label_smoothing=smoothing)
+    assert loss.forward(y, t) == pytest.approx(ref.item(), abs=1e-12)
+    np.testing.assert_allclose(loss.backward(), yt.grad.numpy(), atol=1e-12)
+
+
 def test_cross_entropy_float32_extreme_scores_are_finite():
     y = np.array([[1e4, -1e4, 0.0], [-3e4, 3e4, 1.0]], np.float32)
     loss = CrossEntropyLoss()

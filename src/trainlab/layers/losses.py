@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from trainlab.backend import get_array_module
-from trainlab.errors import DTypeError, NonFiniteError, ShapeError
+from trainlab.errors import ConfigError, DTypeError, NonFiniteError, ShapeError
 
 
 class Loss:
@@ -64,23 +64,43 @@ class CrossEntropyLoss(Loss):
     so that large scores neither overflow nor give log(0). Targets are class
     indices (N,) or one-hot / probability rows (N, C).
 
-    Backward: dy = (softmax(y) - t) / N.
+    ``label_smoothing`` = e mixes the targets with the uniform distribution over the
+    C classes, t' = (1 - e) t + e / C (PyTorch's definition): the scores are no longer
+    pushed towards one class at any cost.
 
-    Reference: Saito, *Deep Learning from Scratch*, sec. 5.6.3.
+    Backward: dy = (softmax(y) - t') / N.
+
+    Reference: Saito, *Deep Learning from Scratch*, sec. 5.6.3; label smoothing:
+    Szegedy et al., 2016, "Rethinking the Inception Architecture", sec. 7.
     """
+
+    def __init__(self, label_smoothing: float = 0.0) -> None:
+        value = float(label_smoothing) if isinstance(label_smoothing, (int, float)) else None
+        if value is None or isinstance(label_smoothing, bool) or not 0.0 <= value < 1.0:
+            raise ConfigError(f"CrossEntropyLoss: label_smoothing must be a number in [0, 1), "
+                              f"got {label_smoothing!r}")
+        self.label_smoothing = value
+
+    def describe(self) -> str:
+        if self.label_smoothing:
+            return f"CrossEntropyLoss(label_smoothing={self.label_smoothing:g})"
+        return "CrossEntropyLoss"
 
     def forward(self, y, t) -> float:
         kind, t = check_labels(self, y, t)
         xp = get_array_module(y)
-        N = y.shape[0]
+        N, C = y.shape
         z = y - y.max(axis=1, keepdims=True)
         log_sum = xp.log(xp.exp(z).sum(axis=1, keepdims=True))
         log_p = z - log_sum  # (N, C) log-probabilities
+        e = self.label_smoothing
         if kind == "index":
             picked = log_p[xp.arange(N), t]
             loss = -picked.sum() / N
         else:
             loss = -(t * log_p).sum() / N
+        if e:  # t' = (1 - e) t + e / C: the loss mixes the same way
+            loss = (1 - e) * loss - (e / C) * log_p.sum() / N
         self._probs = xp.exp(log_p)
         self._t, self._kind = t, kind
         return float(loss)
@@ -92,12 +112,15 @@ class CrossEntropyLoss(Loss):
 
     def backward(self, dout: float = 1.0):
         xp = get_array_module(self._probs)
-        N = self._probs.shape[0]
+        N, C = self._probs.shape
+        e = self.label_smoothing
         dy = self._probs.copy()
+        if e:
+            dy -= dy.dtype.type(e / C)
         if self._kind == "index":
-            dy[xp.arange(N), self._t] -= 1
+            dy[xp.arange(N), self._t] -= dy.dtype.type(1 - e)
         else:
-            dy -= self._t
+            dy -= self._t * dy.dtype.type(1 - e) if e else self._t
         dy *= dy.dtype.type(dout / N)
         return dy
 

@@ -6,7 +6,7 @@ hidden layer and the classifier), BatchNorm and the initialisation, the
 optimizer, learning-rate schedule, weight decay, batch size and epochs, the
 augmentation of the training batches and test-time augmentation. It is the
 one place where a recipe is written down; :func:`build_model`,
-:func:`make_optimizer` and :func:`make_augmentation` read it, and
+:func:`make_optimizer`, :func:`make_loss` and :func:`make_augmentation` read it, and
 :func:`ablation_variants` derives the recipe with one technique removed.
 
 Each recipe aims at one target of the speedrun (test accuracy, mean over seeds,
@@ -24,7 +24,9 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.init import check_init_spec
-from trainlab.layers import BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential
+from trainlab.layers import (
+    BatchNorm2d, Conv2d, CrossEntropyLoss, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential,
+)
 from trainlab.optim import CosineDecay, LinearWarmup, create_optimizer
 from trainlab.validation import check_choice, check_int, check_real
 
@@ -73,6 +75,8 @@ class Recipe:
     augment: str = ""
     tta_hflip: bool = False
     sgd_lr: float = 0.1
+    #: The training loss's label smoothing (``CrossEntropyLoss(label_smoothing=...)``); 0: none.
+    label_smoothing: float = 0.0
 
     def __post_init__(self):
         owner = f"speedrun recipe {self.name!r}"
@@ -100,6 +104,7 @@ class Recipe:
         check_real(owner, "weight_decay", self.weight_decay, low=0.0)
         check_choice(owner, "schedule", self.schedule, SCHEDULES)
         check_real(owner, "warmup", self.warmup, low=0.0, high=1.0, high_open=True)
+        check_real(owner, "label_smoothing", self.label_smoothing, low=0.0, high=1.0, high_open=True)
         check_int(owner, "batch_size", self.batch_size, low=1)
         if self.augment:
             from trainlab.data import build_pipeline
@@ -125,6 +130,8 @@ class Recipe:
                  f"augment {self.augment or 'none'}"]
         if self.dropout:
             parts.append(f"dropout {self.dropout:g}")
+        if self.label_smoothing:
+            parts.append(f"label smoothing {self.label_smoothing:g}")
         if self.tta_hflip:
             parts.append("test-time mirror")
         return ", ".join(parts)
@@ -190,6 +197,11 @@ def make_optimizer(recipe: Recipe, model, total_steps: int):
     return create_optimizer(recipe.optimizer, model.named_parameters(), **hyper)
 
 
+def make_loss(recipe: Recipe) -> CrossEntropyLoss:
+    """The training loss: softmax cross-entropy, with the recipe's label smoothing."""
+    return CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
+
+
 def make_augmentation(recipe: Recipe):
     """The training batches' augmentation (``None`` for none)."""
     if not recipe.augment:
@@ -223,6 +235,9 @@ def ablation_variants(recipe: Recipe) -> dict[str, tuple[str, Recipe]]:
                                   recipe.replace(weight_decay=0.0))
     if recipe.dropout:
         out["no-dropout"] = (f"no dropout (instead of {recipe.dropout:g})", recipe.replace(dropout=0.0))
+    if recipe.label_smoothing:
+        out["no-label-smoothing"] = (f"no label smoothing (instead of {recipe.label_smoothing:g})",
+                                     recipe.replace(label_smoothing=0.0))
     if recipe.tta_hflip:
         out["no-tta"] = ("no test-time mirror", recipe.replace(tta_hflip=False))
     return out

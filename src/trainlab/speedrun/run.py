@@ -23,8 +23,10 @@ import numpy as np
 
 from trainlab.errors import ConfigError
 from trainlab.layers import softmax
-from trainlab.process import blas_description, cpu_description, runtime
-from trainlab.speedrun.recipes import Recipe, ablation_variants, build_model, make_augmentation, make_optimizer
+from trainlab.process import blas_description, cpu_description, machine_speed, runtime
+from trainlab.speedrun.recipes import (
+    Recipe, ablation_variants, build_model, make_augmentation, make_loss, make_optimizer,
+)
 from trainlab.training import Callback, Trainer
 from trainlab.validation import check_int, check_real
 
@@ -48,24 +50,32 @@ class Deadline(Callback):
 
 
 def machine() -> dict[str, Any]:
-    """The processor (model name, widest x86 vector extension), cores, trainlab's and BLAS's threads,
-    and the BLAS library with the kernels it runs (``blas``, :func:`trainlab.process.blas_description`)."""
+    """The processor (model name, family and model numbers, widest x86 vector extension), cores,
+    trainlab's and BLAS's threads, the BLAS library with the kernels it runs (``blas``,
+    :func:`trainlab.process.blas_description`), and how fast the machine multiplies and copies at
+    the time (``speed``, :func:`trainlab.process.machine_speed`): the yardstick that lets records
+    of different sittings be compared."""
     from trainlab.kernels import threads
 
     cpu = cpu_description()
     return {"processor": cpu["cpu"] or platform.machine(), "simd": cpu["simd"],
+            "family": cpu["family"], "model": cpu["model"],
             "architecture": platform.machine(), "cores": os.cpu_count(),
             "trainlab_threads": threads.get_num_threads(),
             "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"), "numpy": np.__version__,
-            "blas": blas_description()}
+            "blas": blas_description(), "speed": machine_speed()}
 
 
 def machine_text(m: dict[str, Any]) -> str:
     simd = f", {m['simd']}" if m.get("simd") else ""
     blas = m.get("blas") or {}
     kernels = f" ({blas['library']} {blas['kernels']} kernels)" if blas.get("kernels") else ""
-    return (f"{m['processor']}{simd}, {m['cores']} cores, trainlab threads {m['trainlab_threads']}, "
-            f"numpy {m['numpy']}{kernels}")
+    family = f" (family {m['family']}, model {m['model']})" if m.get("family") else ""
+    speed = m.get("speed") or {}
+    measured = (f"; one core's product {speed['gemm_gflops']:g} GFLOP/s, copy {speed['copy_gbps']:g} GB/s"
+                if speed.get("gemm_gflops") else "")
+    return (f"{m['processor']}{family}{simd}, {m['cores']} cores, trainlab threads {m['trainlab_threads']}, "
+            f"numpy {m['numpy']}{kernels}{measured}")
 
 
 def load_data(dataset: str, validation: int = 0):
@@ -133,8 +143,8 @@ def run_recipe(recipe: Recipe, seed: int = 0, *, budget: float | None = None, va
         steps = max(1, int(round(recipe.epochs * per_epoch)))
         optimizer = make_optimizer(recipe, model, steps)
         extra = [Deadline(start + budget)] if budget is not None else []
-        trainer = Trainer(model, optimizer, batch_size=recipe.batch_size, iterations=steps, seed=seed,
-                          eval_train=False, augment=make_augmentation(recipe),
+        trainer = Trainer(model, optimizer, loss_fn=make_loss(recipe), batch_size=recipe.batch_size,
+                          iterations=steps, seed=seed, eval_train=False, augment=make_augmentation(recipe),
                           callbacks=[*extra, *callbacks], progress=False)
         stopped = False
         try:

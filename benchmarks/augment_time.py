@@ -54,9 +54,10 @@ def main() -> None:
     parser.add_argument("--specs", nargs="+", default=["shift:2", "hflip", "shift:2 hflip"])
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
     args = parser.parse_args()
-    print(machine_line())
+    speed = machine_speed()
+    print(machine_line(speed))
     record = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "machine": {**cpu_description(), "blas": blas_description(), "speed": machine_speed()}, "batch": args.batch,
+              "machine": {**cpu_description(), "blas": blas_description(), "speed": speed}, "batch": args.batch,
               "repeats": args.repeats, "ms_per_batch": {}}
     rng = np.random.default_rng(0)
     x = rng.random((args.batch, 1, 28, 28), dtype=np.float32)

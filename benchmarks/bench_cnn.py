@@ -168,13 +168,14 @@ def main() -> None:
         data[flatten] = ((x, t), (xe, te))
     versions = {"python": platform.python_version(), "numpy": np.__version__, "trainlab": trainlab.__version__,
                 "torch": torch.__version__ if torch else None}
+    speed = machine_speed()
     record = {"format": 2, "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
               "source": source, "batch": args.batch or 100, "rounds": args.rounds, "threads": args.threads,
               "torch_threads": args.threads[0], "trainlab_threads": args.threads[0],
               "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"), "test_images": len(xe),
               "eval_batch": args.eval_batch,
-              "load_average": os.getloadavg(), **cpu_description(), "blas": blas_description(), "speed": machine_speed(),
-              "machine": machine_line(), "versions": versions,
+              "load_average": os.getloadavg(), **cpu_description(), "blas": blas_description(), "speed": speed,
+              "machine": machine_line(speed), "versions": versions,
               "models": {}}
     print(f"Throughput and memory: Adam, batch {args.batch or '100 (MLP 128)'}, float32, {args.rounds} alternating "
           f"rounds on {source}; inference over {record['test_images']} test images in batches of {args.eval_batch}; "

@@ -78,14 +78,15 @@ def load_images(n: int, *, flatten: bool, split: str = "train") -> tuple[np.ndar
         return rng.random(shape, dtype=np.float32), rng.integers(0, 10, n), "random 28x28 images"
 
 
-def machine_line() -> str:
+def machine_line(speed: dict | None = None) -> str:
     """Architecture, processor, cores, load average, NumPy version and BLAS, and the machine's yardstick
-    (:func:`trainlab.process.machine_speed`: one core's product and a copy, now), for the first lines of a report."""
+    (:func:`trainlab.process.machine_speed`: one core's product and a copy, now; pass ``speed`` where the
+    script records the same measurement), for the first lines of a report."""
     cpu = cpu_description()
     family = f"family {cpu['family']} model {cpu['model']}" if cpu["family"] else None
     described = ", ".join(v for v in (cpu["cpu"], family, cpu["simd"]) if v)
     processor = f" ({described})" if described else ""
-    speed = machine_speed()
+    speed = speed or machine_speed()
     return (f"machine: {platform.machine()}{processor}, {os.cpu_count()} cores, load average "
             f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}; numpy {np.__version__}, "
             f"{blas_text()}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "

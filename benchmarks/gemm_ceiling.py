@@ -173,8 +173,9 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    print(machine_line())
-    record = {"machine": {**cpu_description(), "blas": blas_description(), "speed": machine_speed()}, "torch": torch.__version__,
+    speed = machine_speed()
+    print(machine_line(speed))
+    record = {"machine": {**cpu_description(), "blas": blas_description(), "speed": speed}, "torch": torch.__version__,
               "numpy": np.__version__, "threads": args.threads, "batch": BATCH}
     torch.set_num_threads(1)
     with runtime(threads=1, blas_threads=1, keep_freed_memory=True):

@@ -110,16 +110,17 @@ def main() -> None:
     trainer = Trainer(model, optimizer, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
                       eval_sets={"test": (x_test, t_test)}, eval_train=args.eval_train, augment=augment,
                       callbacks=[timer], progress=False, eval_batch_size=500)
+    speed = machine_speed()
     config = {**vars(args), "out": str(args.out) if args.out else None, "model_args": model_args,
               "model_config": model.get_config(),
               "optimizer": "adam", "schedule": "cosine", "steps": steps,
-              "machine": {**cpu_description(), "blas": blas_description(), "speed": machine_speed(), "cores": os.cpu_count(),
+              "machine": {**cpu_description(), "blas": blas_description(), "speed": speed, "cores": os.cpu_count(),
                           "trainlab_threads": threads.get_num_threads(), "blas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS")}}
     print(f"{args.model} on {args.dataset}: {model.num_parameters():,} parameters, "
           f"{model.flops_per_sample():,} multiply-adds per image; {args.epochs} epochs of "
           f"{len(x_train)} images, batch {args.batch_size}, Adam lr {args.lr} (cosine), "
           f"augment {args.augment or 'none'}, seed {args.seed}")
-    print(machine_line(), flush=True)
+    print(machine_line(speed), flush=True)
 
     start = time.perf_counter()
     stopped = False

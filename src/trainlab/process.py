@@ -132,7 +132,7 @@ def machine_speed(repeats: int = 5, size: int = 1024, copy_mib: int = 32) -> dic
     times: ``gemm_gflops``, a (size x size) @ (size x size) product with BLAS on one thread
     (one core's rate, comparable between records whatever threads they ran on), and
     ``copy_gbps``, bytes read and written per second copying ``copy_mib`` MiB (more than the
-    caches hold). About a tenth of a second; BLAS's threads are put back before it returns.
+    caches hold). A few tenths of a second; BLAS's threads are put back before it returns.
     """
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size), dtype=np.float32)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from trainlab.backend import get_array_module
-from trainlab.errors import ConfigError, DTypeError, NonFiniteError, ShapeError
+from trainlab.errors import DTypeError, NonFiniteError, ShapeError
+from trainlab.validation import check_real
 
 
 class Loss:
@@ -75,11 +76,8 @@ class CrossEntropyLoss(Loss):
     """
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
-        value = float(label_smoothing) if isinstance(label_smoothing, (int, float)) else None
-        if value is None or isinstance(label_smoothing, bool) or not 0.0 <= value < 1.0:
-            raise ConfigError(f"CrossEntropyLoss: label_smoothing must be a number in [0, 1), "
-                              f"got {label_smoothing!r}")
-        self.label_smoothing = value
+        self.label_smoothing = check_real("CrossEntropyLoss", "label_smoothing", label_smoothing,
+                                          low=0.0, high=1.0, high_open=True)
 
     def describe(self) -> str:
         if self.label_smoothing:
